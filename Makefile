@@ -1,0 +1,42 @@
+# Every target the README and CI use. `make run` and `make test` set up everything.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+BIND   ?= 127.0.0.1:8000
+SPEC   ?= swagger.json
+export FLASK_APP := run
+
+.PHONY: install run serve migrate test lint format swagger bench clean
+
+$(VENV)/.installed: requirements.lock requirements-dev.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -r requirements-dev.lock
+	touch $@
+
+install: $(VENV)/.installed ## the virtualenv with pinned dependencies
+
+migrate: install ## apply database migrations (DATABASE_URL, default SQLite in instance/)
+	$(BIN)/flask db upgrade
+
+run: migrate ## development server on 127.0.0.1:5000
+	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+serve: migrate ## gunicorn with gunicorn.conf.py on $(BIND)
+	BIND=$(BIND) $(BIN)/gunicorn -c gunicorn.conf.py run:app
+
+test: install ## the test suite (TEST_DATABASE_URL adds MariaDB/MySQL)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install ## ruff check + format check, as CI runs them
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+swagger: install ## export the spec to $(SPEC)
+	$(BIN)/python -m swagger_export -o $(SPEC)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

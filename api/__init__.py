@@ -1,0 +1,32 @@
+"""The Flask-RESTX ``Api``: Swagger UI at /docs, resources under /api/v1."""
+
+from flask import Flask
+from flask_restx import Api
+
+from api.wdtests import ns as wdtests_ns
+
+NAMESPACES = (wdtests_ns,)
+API_PREFIX = "/api/v1"
+
+
+class ProblemApi(Api):
+    def error_router(self, original_handler, e):
+        # Flask's own error handlers render every error as problem+json, for
+        # RESTX resources and plain routes alike; RESTX's renderer is bypassed.
+        return original_handler(e)
+
+
+def init_api(app: Flask) -> Api:
+    """Build the app's Api (it caches its spec, so one per app) and mount the namespaces."""
+    api = ProblemApi(
+        title="Wdtest API",
+        version="1.0",
+        description="Wdtest records. Every error is RFC 9457 application/problem+json.",
+        prefix=API_PREFIX,
+        doc="/docs",
+    )
+    for ns in NAMESPACES:
+        api.add_namespace(ns)
+    api.init_app(app)
+    app.extensions["wdapi.api"] = api
+    return api

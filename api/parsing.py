@@ -1,0 +1,55 @@
+"""Load request input through marshmallow schemas; failures become 400 problems."""
+
+from __future__ import annotations
+
+from flask import Request, request
+from marshmallow import Schema, ValidationError
+from werkzeug.exceptions import BadRequest
+
+from services.errors import InvalidInput
+
+
+class APIRequest(Request):
+    def on_json_loading_failed(self, e):
+        if e is None:
+            return super().on_json_loading_failed(e)  # 415: not a JSON content type
+        raise BadRequest(f"The request body is not valid JSON: {e}")
+
+
+def _flatten(messages, prefix: str = "") -> dict[str, list[str]]:
+    # marshmallow nests list-item errors ({"age__in": {1: [...]}}); clients get "age__in.1".
+    flat: dict[str, list[str]] = {}
+    for key, value in messages.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _invalid(where: str, err: ValidationError) -> InvalidInput:
+    messages = err.messages if isinstance(err.messages, dict) else {"_schema": err.messages}
+    return InvalidInput(f"Invalid {where}: {', '.join(map(str, messages))}.", _flatten(messages))
+
+
+def load_body(schema: Schema, **kwargs) -> dict:
+    """The JSON body loaded by ``schema``. Flask answers 415 for a non-JSON
+    content type and 400 for malformed JSON before we get here."""
+    try:
+        return schema.load(request.get_json(), **kwargs)
+    except ValidationError as err:
+        raise _invalid("request body", err) from None
+
+
+def load_query(schema: Schema) -> dict:
+    """The query string loaded by ``schema``; a repeated parameter is an error,
+    never silently reduced to one of its values."""
+    repeated = [key for key, values in request.args.lists() if len(values) > 1]
+    if repeated:
+        messages = {key: ["Given more than once."] for key in repeated}
+        raise _invalid("query parameters", ValidationError(messages))
+    try:
+        return schema.load(request.args.to_dict())
+    except ValidationError as err:
+        raise _invalid("query parameters", err) from None

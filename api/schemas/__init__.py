@@ -1,0 +1,1 @@
+"""marshmallow schemas: the single source of truth for input, output and Swagger."""

@@ -1,0 +1,49 @@
+"""Custom marshmallow fields shared by the schemas."""
+
+import re
+
+from marshmallow import ValidationError, fields
+
+_INTEGER = re.compile(r"-?[0-9]+")
+
+
+class Text(fields.String):
+    """A string that can be stored: lone surrogates (valid JSON, invalid UTF-8) are rejected."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationError("Not valid Unicode text.") from None
+        return value
+
+
+class StrictInteger(fields.Integer):
+    """A JSON integer: rejects strings, floats and booleans (``true`` is not 1)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(strict=True, **kwargs)
+
+    def _validated(self, value):
+        if isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
+
+
+class QueryInteger(fields.Integer):
+    """An integer in a query string: ASCII digits only (``int()`` would take '1_0' or '١')."""
+
+    def _validated(self, value):
+        if isinstance(value, str) and not _INTEGER.fullmatch(value):
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
+
+
+class DelimitedList(fields.List):
+    """A comma-separated list in one query parameter (``?age__in=1,2,3``)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise self.make_error("invalid", input=value)
+        return super()._deserialize(value.split(","), attr, data, **kwargs)

@@ -1,0 +1,128 @@
+"""Wdtest schemas, named by direction: Create/Update in, Out/Page out, Query for the list."""
+
+from marshmallow import RAISE, Schema, fields
+from marshmallow.validate import Length, OneOf, Range, Regexp
+
+from api.schemas.fields import DelimitedList, QueryInteger, StrictInteger, Text
+from models.wdtest import AGE_MAX, AGE_MIN, ID_MAX_LENGTH, NAME_MAX_LENGTH
+from services.wdtests import SORTABLE
+
+ID_PATTERN = rf"^[A-Za-z0-9._~-]{{1,{ID_MAX_LENGTH}}}$"
+ID_RULE = f"1-{ID_MAX_LENGTH} characters from [A-Za-z0-9._~-]"
+FILTER_MAX_LENGTH = 100
+LIST_MAX_ITEMS = 100
+
+
+def record_id(description: str = ID_RULE) -> fields.String:
+    return fields.String(
+        validate=Regexp(ID_PATTERN, error=f"Must be {ID_RULE}."),
+        metadata={"description": description, "example": "3"},
+    )
+
+
+class WdtestCreate(Schema):
+    """A record as the client writes it (POST, and PUT which replaces name and age)."""
+
+    class Meta:
+        unknown = RAISE
+
+    id = record_id(
+        f"{ID_RULE}; a UUID is generated when absent. "
+        "On PUT/PATCH it may be given but must equal the id in the path."
+    )
+    name = Text(
+        required=True,
+        validate=Length(min=1, max=NAME_MAX_LENGTH),
+        metadata={"description": f"1-{NAME_MAX_LENGTH} characters", "example": "wade"},
+    )
+    age = StrictInteger(
+        allow_none=True,
+        load_default=None,
+        validate=Range(min=AGE_MIN, max=AGE_MAX),
+        metadata={"description": f"{AGE_MIN}-{AGE_MAX}, or null", "example": 20},
+    )
+
+
+# PATCH: the same fields, each optional; absent fields keep their stored value.
+wdtest_update = WdtestCreate(partial=True)
+
+
+class WdtestOut(Schema):
+    """A stored record."""
+
+    id = fields.String(required=True, metadata={"example": "3"})
+    name = fields.String(required=True, metadata={"example": "wade"})
+    age = fields.Integer(required=True, allow_none=True, metadata={"example": 20})
+    created_at = fields.AwareDateTime(required=True, metadata={"description": "UTC, ISO 8601"})
+    updated_at = fields.AwareDateTime(required=True, metadata={"description": "UTC, ISO 8601"})
+
+
+class WdtestPage(Schema):
+    """One page of records."""
+
+    items = fields.List(fields.Nested(WdtestOut), required=True)
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+    pages = fields.Integer(required=True, metadata={"description": "Number of pages (0 if none)"})
+    total = fields.Integer(required=True, metadata={"description": "Records matching the filters"})
+
+
+def _text_filter(description: str) -> Text:
+    return Text(validate=Length(min=1, max=FILTER_MAX_LENGTH), metadata={"description": description})
+
+
+def _int_filter(description: str) -> QueryInteger:
+    return QueryInteger(metadata={"description": description})
+
+
+SORT_CHOICES = [prefix + name for name in SORTABLE for prefix in ("", "-")]
+
+
+class WdtestQuery(Schema):
+    """Query parameters of the list: pagination, sort, and filters (all ANDed)."""
+
+    class Meta:
+        unknown = RAISE
+
+    page = QueryInteger(load_default=1, validate=Range(min=1), metadata={"description": "Page, from 1"})
+    per_page = QueryInteger(
+        load_default=20, validate=Range(min=1, max=100), metadata={"description": "Page size, 1-100"}
+    )
+    sort = DelimitedList(
+        fields.String(validate=OneOf(SORT_CHOICES)),
+        load_default=(),
+        metadata={
+            "description": "Comma list of id, name, age; '-' prefix for descending "
+            "(e.g. age,-id). Ties are ordered by id."
+        },
+    )
+    id = record_id("id equals")
+    id__in = DelimitedList(
+        fields.String(validate=Regexp(ID_PATTERN, error=f"Must be {ID_RULE}.")),
+        validate=Length(min=1, max=LIST_MAX_ITEMS),
+        metadata={"description": "id is one of (comma-separated)"},
+    )
+    name = _text_filter("name equals")
+    name__ne = _text_filter("name differs")
+    name__startswith = _text_filter("name starts with (%, _ and \\ are literal)")
+    name__endswith = _text_filter("name ends with (%, _ and \\ are literal)")
+    name__contains = _text_filter("name contains (%, _ and \\ are literal)")
+    name__like = _text_filter("SQL LIKE pattern: % any run, _ one character, \\ escapes")
+    age = _int_filter("age equals")
+    age__ne = _int_filter("age differs (records with no age never match)")
+    age__gt = _int_filter("age greater than")
+    age__gte = _int_filter("age greater than or equal")
+    age__lt = _int_filter("age less than")
+    age__lte = _int_filter("age less than or equal")
+    age__in = DelimitedList(
+        QueryInteger(),
+        validate=Length(min=1, max=LIST_MAX_ITEMS),
+        metadata={"description": "age is one of (comma-separated)"},
+    )
+
+
+# Built once: schema instances are reused by every request.
+wdtest_create = WdtestCreate()
+wdtest_out = WdtestOut()
+wdtest_page = WdtestPage()
+wdtest_query = WdtestQuery()

@@ -1,0 +1,5 @@
+"""SQLAlchemy models."""
+
+from models.wdtest import Wdtest
+
+__all__ = ["Wdtest"]

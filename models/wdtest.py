@@ -1,0 +1,33 @@
+"""The Wdtest record (table ``wdtest``)."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from extensions import db
+from models.types import UTCDateTime, utcnow
+
+ID_MAX_LENGTH = 100
+NAME_MAX_LENGTH = 20
+AGE_MIN, AGE_MAX = 0, 150
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Wdtest(db.Model):
+    __tablename__ = "wdtest"
+    # Binary collation: ids and names compare case-sensitively on MySQL as on SQLite.
+    __table_args__ = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
+
+    id: Mapped[str] = mapped_column(String(ID_MAX_LENGTH), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH), index=True)
+    age: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<Wdtest {self.id!r} {self.name!r}>"

@@ -1,0 +1,1 @@
+"""Business logic: plain functions over the models. Nothing here knows of HTTP."""

@@ -1,0 +1,43 @@
+"""Domain errors raised by services; ``api.errors`` maps each onto an HTTP status."""
+
+
+class DomainError(Exception):
+    """Base class: ``status`` and ``title`` describe the error to any front end."""
+
+    status = 500
+    title = "Internal Server Error"
+
+    def __init__(self, detail: str, **extra):
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class InvalidInput(DomainError):
+    status = 400
+    title = "Bad Request"
+
+    def __init__(self, detail: str, errors: dict[str, list[str]] | None = None):
+        super().__init__(detail, errors=errors or {})
+
+
+class NotFound(DomainError):
+    status = 404
+    title = "Not Found"
+
+
+class Conflict(DomainError):
+    status = 409
+    title = "Conflict"
+
+
+class PayloadTooLarge(DomainError):
+    status = 413
+    title = "Content Too Large"
+
+
+class Unavailable(DomainError):
+    """A dependency (database, cache, broker) cannot be reached right now."""
+
+    status = 503
+    title = "Service Unavailable"
