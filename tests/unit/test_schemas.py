@@ -1,0 +1,53 @@
+"""Schemas and fields, with no app: what input is accepted and what is refused."""
+
+import pytest
+from marshmallow import ValidationError
+
+from api.schemas.wdtests import wdtest_create, wdtest_query, wdtest_update
+
+
+def errors(schema, data, **kwargs):
+    with pytest.raises(ValidationError) as info:
+        schema.load(data, **kwargs)
+    return info.value.messages
+
+
+def test_create_defaults_age_to_none_and_leaves_id_to_the_service():
+    assert wdtest_create.load({"name": "wade"}) == {"name": "wade", "age": None}
+
+
+def test_update_is_partial_without_defaults():
+    assert wdtest_update.load({"age": 3}) == {"age": 3}
+    assert wdtest_update.load({}) == {}
+    assert "name" in errors(wdtest_update, {"name": None})
+
+
+@pytest.mark.parametrize("name", ["x" * 20, "王" * 20, "😀" * 20])
+def test_name_length_counts_characters(name):
+    assert wdtest_create.load({"name": name})["name"] == name
+
+
+@pytest.mark.parametrize("age", [True, False, "1", 1.5, -1, 151])
+def test_age_must_be_an_integer_in_range(age):
+    assert "age" in errors(wdtest_create, {"name": "x", "age": age})
+
+
+def test_unknown_fields_are_rejected():
+    assert errors(wdtest_create, {"name": "x", "nick": "y"}) == {"nick": ["Unknown field."]}
+
+
+def test_query_defaults():
+    assert wdtest_query.load({}) == {"page": 1, "per_page": 20, "sort": ()}
+
+
+def test_query_types_values():
+    loaded = wdtest_query.load({"age__in": "1,2", "id__in": "a,b", "sort": "age,-id", "age__gt": "-3"})
+    assert loaded["age__in"] == [1, 2]
+    assert loaded["id__in"] == ["a", "b"]
+    assert loaded["sort"] == ["age", "-id"]
+    assert loaded["age__gt"] == -3
+
+
+@pytest.mark.parametrize("value", ["1_0", "١", " 1", "1.0", "0x1", ""])
+def test_query_integers_are_ascii_digits(value):
+    assert "age" in errors(wdtest_query, {"age": value})
