@@ -21,7 +21,10 @@ migrate: install ## apply database migrations (DATABASE_URL, default SQLite in i
 run: migrate ## development server on 127.0.0.1:5000
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
 
-serve: migrate ## gunicorn with gunicorn.conf.py on $(BIND)
+serve: migrate ## gunicorn with gunicorn.conf.py on $(BIND), and the outbox relay beside it
+	@# The relay stops with serve: killed on exit, and it exits itself if this shell dies.
+	$(BIN)/flask outbox relay --exit-with-parent & relay=$$!; \
+	trap 'kill $$relay 2>/dev/null; wait $$relay' EXIT; \
 	BIND=$(BIND) $(BIN)/gunicorn -c gunicorn.conf.py run:app
 
 test: install ## the test suite (TEST_DATABASE_URL adds MariaDB/MySQL)

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 
 from flask import Flask
 from sqlalchemy import event
 
 from api import init_api
+from api.converters import register_converters
 from api.errors import register_error_handlers
+from api.filters import register_request_hooks
+from api.health import register_health
 from api.parsing import APIRequest
 from api.responses import RESTX_JSON, JSONProvider, JSONResponse
-from extensions import db, migrate
+from commands import register_commands
+from extensions import amqp, db, migrate, redis_store
+from logsetup import configure_logging
 from settings import load_config
 
 
@@ -28,13 +32,19 @@ def create_app(config: str | type | Mapping | None = None) -> Flask:
     configure_logging(app)
     register_extensions(app)
     register_error_handlers(app)
+    register_request_hooks(app)
+    register_health(app)
+    register_converters(app)
     init_api(app)
+    register_commands(app)
     return app
 
 
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=app.config.get("MIGRATIONS_DIR", "migrations"))
+    redis_store.init_app(app)
+    amqp.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
@@ -47,15 +57,3 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # WAL lets readers proceed while a writer (another gunicorn worker) commits.
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.close()
-
-
-def configure_logging(app: Flask) -> None:
-    level = str(app.config["LOG_LEVEL"]).upper()
-    root = logging.getLogger()
-    if not root.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(name)s %(filename)s:%(lineno)d %(message)s")
-        )
-        root.addHandler(handler)
-    root.setLevel(level)

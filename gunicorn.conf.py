@@ -1,17 +1,80 @@
-"""gunicorn settings, each from an environment variable with a sane default."""
+"""gunicorn settings, each from an environment variable with a sane default.
 
+``make serve`` runs ``gunicorn -c gunicorn.conf.py run:app``. docs/operations.md
+maps every setting to the tutorial's list of gunicorn options.
+"""
+
+import importlib
 import multiprocessing
 import os
+import sys
 
-bind = os.environ.get("BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+# The master loads this file before the app; make the project's modules importable.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+logsetup = importlib.import_module("logsetup")
+
+proc_name = "wdapi"
+bind = os.environ.get("BIND", "127.0.0.1:8000").split(",")
+backlog = _env_int("GUNICORN_BACKLOG", 2048)
+workers = _env_int("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1)
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
-threads = int(os.environ.get("GUNICORN_THREADS", 4))
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
-graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", 30))
-keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", 2))
-# Pools (database, Redis, AMQP) open lazily in each worker, so the app is
-# imported once per worker rather than preloaded and forked.
+threads = _env_int("GUNICORN_THREADS", 4)
+# Recycle workers now and then (0 = never); the jitter keeps them from restarting together.
+max_requests = _env_int("GUNICORN_MAX_REQUESTS", 0)
+max_requests_jitter = _env_int("GUNICORN_MAX_REQUESTS_JITTER", 0)
+timeout = _env_int("GUNICORN_TIMEOUT", 30)
+# SIGTERM and SIGHUP give in-flight requests this long to finish before a worker is killed.
+graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 30)
+keepalive = _env_int("GUNICORN_KEEPALIVE", 5)
+limit_request_line = _env_int("GUNICORN_LIMIT_REQUEST_LINE", 4094)
+limit_request_fields = _env_int("GUNICORN_LIMIT_REQUEST_FIELDS", 100)
+limit_request_field_size = _env_int("GUNICORN_LIMIT_REQUEST_FIELD_SIZE", 8190)
+pidfile = os.environ.get("GUNICORN_PIDFILE") or None
+# gunicornc's control socket: a path, "off", or gunicorn's default under $HOME.
+_control = os.environ.get("GUNICORN_CONTROL_SOCKET", "").strip()
+if _control.lower() == "off":
+    control_socket_disable = True
+elif _control:
+    control_socket = _control
+
+# No preloading: the app (and its lazily opened database, Redis and AMQP pools)
+# is built in each worker after the fork, so no socket is ever shared between
+# processes, and SIGHUP reloads new code. The cost is a little memory per worker.
 preload_app = False
-accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
-loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
+
+# Logging: the app's format and handlers for gunicorn's error and access logs.
+# The access line's request id is the response's X-Request-ID (logsetup.RequestIdFilter).
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(f)s" "%(a)s"'
+_log_format = os.environ.get("LOG_FORMAT", "text").strip().lower() or "text"
+_handlers = {"stderr": {"()": "logsetup.make_handler", "log_format": _log_format}}
+if os.environ.get("LOG_FILE", "").strip():
+    _handlers["file"] = {
+        "()": "logsetup.make_handler",
+        "log_format": _log_format,
+        "filename": os.environ["LOG_FILE"].strip(),
+        "max_bytes": _env_int("LOG_FILE_MAX_BYTES", 300 * 1024 * 1024),
+        "backups": _env_int("LOG_FILE_BACKUPS", 10),
+    }
+_access_on = os.environ.get("GUNICORN_ACCESSLOG", "on").strip().lower() not in ("off", "0", "false", "no")
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {},
+    "handlers": _handlers,
+    "root": {"level": loglevel.upper(), "handlers": list(_handlers)},
+    "loggers": {
+        "gunicorn.error": {"level": loglevel.upper(), "handlers": list(_handlers), "propagate": False},
+        "gunicorn.access": {
+            "level": "INFO" if _access_on else "CRITICAL",
+            "handlers": list(_handlers),
+            "propagate": False,
+        },
+    },
+}

@@ -3,9 +3,13 @@
 from flask import Flask
 from flask_restx import Api
 
+from api.demo import ns as demo_ns
+from api.exceptions import ns as exceptions_ns
+from api.rabbitmq import ns as rabbitmq_ns
+from api.redis import ns as redis_ns
 from api.wdtests import ns as wdtests_ns
 
-NAMESPACES = (wdtests_ns,)
+NAMESPACES = (wdtests_ns, exceptions_ns, demo_ns, redis_ns, rabbitmq_ns)
 API_PREFIX = "/api/v1"
 
 
@@ -24,6 +28,9 @@ def init_api(app: Flask) -> Api:
         description="Wdtest records. Every error is RFC 9457 application/problem+json.",
         prefix=API_PREFIX,
         doc="/docs",
+        # Swagger UI's Authorize button; {} = no key, as reads need none unless API_READ_AUTH.
+        authorizations={"apikey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
+        security=[{"apikey": []}, {}],
     )
     for ns in NAMESPACES:
         api.add_namespace(ns)

@@ -10,6 +10,13 @@ from services.errors import InvalidInput
 
 
 class APIRequest(Request):
+    def get_json(self, *args, **kwargs):
+        try:
+            return super().get_json(*args, **kwargs)
+        except RecursionError:
+            # json raises this, not ValueError, for deeply nested input.
+            raise BadRequest("The request body is nested too deeply.") from None
+
     def on_json_loading_failed(self, e):
         if e is None:
             return super().on_json_loading_failed(e)  # 415: not a JSON content type
@@ -38,6 +45,16 @@ def load_body(schema: Schema, **kwargs) -> dict:
     content type and 400 for malformed JSON before we get here."""
     try:
         return schema.load(request.get_json(), **kwargs)
+    except ValidationError as err:
+        raise _invalid("request body", err) from None
+
+
+def load_optional_body(schema: Schema, **kwargs) -> dict:
+    """Like ``load_body``, but an empty body (with any content type or none) loads as ``{}``."""
+    if request.get_data(cache=True):
+        return load_body(schema, **kwargs)
+    try:
+        return schema.load({}, **kwargs)
     except ValidationError as err:
         raise _invalid("request body", err) from None
 

@@ -6,6 +6,7 @@ from flask_restx import Namespace, Resource
 from api.openapi import error_responses, query_params, register_models
 from api.pagination import pagination_headers
 from api.parsing import load_body, load_query
+from api.rendered import json_renderer, json_response
 from api.schemas.wdtests import (
     WdtestCreate,
     WdtestOut,
@@ -33,6 +34,9 @@ LIST_HEADERS = {
     "X-Total-Count": {"type": "integer", "description": "Records matching the filters"},
     "Link": {"type": "string", "description": "RFC 8288 links: first, prev, next, last"},
 }
+CACHE_HEADERS = {"X-Cache": {"type": "string", "enum": ["HIT", "MISS"], "description": "Served from Redis?"}}
+# Built once: a cache hit sends these bytes back without touching marshmallow.
+render_wdtest = json_renderer(wdtest_out)
 
 
 @ns.route("", endpoint="wdtest_list")
@@ -61,11 +65,12 @@ class WdtestList(Resource):
 @ns.route("/<string:wdtest_id>", endpoint="wdtest_item")
 @ns.param("wdtest_id", "The record id")
 class WdtestItem(Resource):
-    @ns.response(200, "The record", models["WdtestOut"])
+    @ns.response(200, "The record", models["WdtestOut"], headers=CACHE_HEADERS)
     @error_responses(ns, 404, 503)
     def get(self, wdtest_id):
-        """Get one record."""
-        return wdtest_out.dump(wdtests.get(wdtest_id=wdtest_id))
+        """Get one record (read through the Redis cache)."""
+        body, hit = wdtests.get_rendered(wdtest_id=wdtest_id, render=render_wdtest)
+        return json_response(body, {"X-Cache": "HIT" if hit else "MISS"})
 
     @ns.expect(models["WdtestCreate"])
     @ns.response(200, "The replaced record", models["WdtestOut"])

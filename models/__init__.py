@@ -1,5 +1,6 @@
 """SQLAlchemy models."""
 
+from models.outbox import OutboxEvent
 from models.wdtest import Wdtest
 
-__all__ = ["Wdtest"]
+__all__ = ["OutboxEvent", "Wdtest"]

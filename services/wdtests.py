@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from flask_sqlalchemy.pagination import Pagination
@@ -11,7 +11,10 @@ from sqlalchemy.exc import IntegrityError
 
 from extensions import db
 from models import Wdtest
+from services import cache, outbox
 from services.errors import Conflict, InvalidInput, NotFound
+
+CACHE_KIND = "wdtest"
 
 # Filter operators: ``<field>__<op>`` -> SQL expression. ``startswith``/``endswith``/
 # ``contains`` escape LIKE wildcards in the value; ``like`` keeps the client's own
@@ -59,6 +62,11 @@ def get(*, wdtest_id: str) -> Wdtest:
     return record
 
 
+def get_rendered(*, wdtest_id: str, render: Callable[[Wdtest], bytes]) -> tuple[bytes, bool]:
+    """One record as ``render`` makes it, read through the cache; (body, hit). Raises NotFound."""
+    return cache.read_through(CACHE_KIND, wdtest_id, lambda: render(get(wdtest_id=wdtest_id)))
+
+
 def get_all(
     *,
     filters: Mapping[str, Any] | None = None,
@@ -80,12 +88,14 @@ def create(*, data: Mapping[str, Any]) -> Wdtest:
     record = Wdtest(**data)
     db.session.add(record)
     try:
+        outbox.add(event_type="wdtest.created", record=record)  # same transaction as the record
         db.session.commit()
     except IntegrityError:
         # The primary key is the only unique constraint: this is a taken id,
         # also when a concurrent request inserted it first.
         db.session.rollback()
         raise Conflict(f"A wdtest with id {data['id']!r} already exists.") from None
+    cache.invalidate(CACHE_KIND, record.id)
     return record
 
 
@@ -97,12 +107,16 @@ def update(*, wdtest_id: str, changes: Mapping[str, Any]) -> Wdtest:
     for field in WRITABLE:
         if field in changes:
             setattr(record, field, changes[field])
+    outbox.add(event_type="wdtest.updated", record=record)
     db.session.commit()
+    cache.invalidate(CACHE_KIND, wdtest_id)
     return record
 
 
 def delete(*, wdtest_id: str) -> None:
     """Delete a record. Raises NotFound."""
     record = get(wdtest_id=wdtest_id)
+    outbox.add(event_type="wdtest.deleted", record=record)  # the record as it was
     db.session.delete(record)
     db.session.commit()
+    cache.invalidate(CACHE_KIND, wdtest_id)

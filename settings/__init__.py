@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from flask import Flask
 from sqlalchemy.engine import make_url
 
+from settings import operations
+
 DEFAULT_SECRET_KEY = "dev-only-secret-key-change-me"
 
 # Plain environment variables that map onto a config key.
@@ -21,6 +23,14 @@ ENV_OVERRIDES = {
     "DATABASE_URL": "SQLALCHEMY_DATABASE_URI",
     "SECRET_KEY": "SECRET_KEY",
     "LOG_LEVEL": "LOG_LEVEL",
+    # Redis (see docs/redis.md).
+    **{name: name for name in ("REDIS_URL", "REDIS_PASSWORD", "REDIS_MAX_CONNECTIONS", "REDIS_KEY_PREFIX")},
+    "CACHE_TTL": "CACHE_TTL",
+    # Request pipeline and operations (parsed in ``settings.operations``).
+    **{name: name for name in operations.ENV_NAMES},
+    # RabbitMQ (see docs/rabbitmq.md); RABBIT_* are the tutorial's names.
+    **{name: name for name in ("AMQP_URL", "RABBIT_USER", "RABBIT_PASSWORD", "RABBIT_HOST", "RABBIT_PORT")},
+    "WDTEST_EVENTS_EXCHANGE": "WDTEST_EVENTS_EXCHANGE",
 }
 
 
@@ -59,6 +69,46 @@ class Config:
     RESTX_ERROR_404_HELP = False
     RESTX_INCLUDE_ALL_MODELS = True
     SWAGGER_UI_DOC_EXPANSION = "list"
+
+    # Redis; see docs/redis.md. Timeouts well under a second: an outage costs milliseconds.
+    REDIS_URL = "redis://127.0.0.1:6379/0"
+    REDIS_PASSWORD: str | None = None  # used when REDIS_URL carries none
+    REDIS_MAX_CONNECTIONS = 10  # per process (gunicorn worker)
+    REDIS_CONNECT_TIMEOUT = 0.25  # seconds
+    REDIS_SOCKET_TIMEOUT = 0.5  # seconds per command
+    REDIS_POOL_TIMEOUT = 0.2  # seconds a thread waits for a free pooled connection
+    REDIS_KEY_PREFIX = "wdapi:"
+    REDIS_RETRY_INTERVAL = 1.0  # seconds the read cache skips Redis after a failure
+    REDIS_WARN_INTERVAL = 60.0  # at most one outage warning per process per interval
+    CACHE_TTL = 300  # seconds a cached record lives; 0 turns the read cache off
+
+    # Request pipeline and operations; see docs/operations.md.
+    API_KEYS: tuple[str, ...] = ()  # comma list; API_KEYS_FILE adds one key per line
+    API_KEYS_FILE: str | None = None
+    API_READ_AUTH = False  # reads need a key too
+    API_AUTH_DISABLED = False  # the explicit opt-out production demands
+    LOG_FORMAT = "text"  # or "json"
+    LOG_FILE: str | None = None  # None: stderr only
+    LOG_FILE_MAX_BYTES = 300 * 1024 * 1024
+    LOG_FILE_BACKUPS = 10
+    READY_REQUIRES: tuple[str, ...] = ("database",)
+    READY_TIMEOUT = 2.0  # seconds per dependency check
+    CORS_ORIGINS: tuple[str, ...] = ()
+    TRUSTED_PROXIES = 0  # proxy hops whose X-Forwarded-* headers are believed
+
+    # RabbitMQ; see docs/rabbitmq.md. AMQP_URL wins; unset, it is built from RABBIT_*.
+    AMQP_URL: str | None = None
+    RABBIT_USER = "guest"
+    RABBIT_PASSWORD = "guest"
+    RABBIT_HOST = "127.0.0.1"
+    RABBIT_PORT = 5672
+    AMQP_HEARTBEAT = 60  # seconds; the broker may negotiate it lower
+    AMQP_CONNECT_TIMEOUT = 1.5  # seconds for TCP + AMQP handshake: a down broker is a 503 in < 2 s
+    AMQP_BLOCKED_TIMEOUT = 10  # seconds a connection may stay blocked by a broker resource alarm
+    AMQP_PIKA_LOG_LEVEL = "CRITICAL"  # pika's own logger; the app logs broker failures itself
+    WDTEST_EVENTS_EXCHANGE = "wdtest.events"  # durable topic exchange; routing key = event type
+    OUTBOX_BATCH_SIZE = 100  # events the relay claims per transaction
+    OUTBOX_POLL_INTERVAL = 1.0  # seconds the relay waits when nothing is pending
 
 
 class DevelopmentConfig(Config):
@@ -104,6 +154,10 @@ def load_config(app: Flask, config: str | type | Mapping | None = None) -> None:
 
     app.config["SQLALCHEMY_DATABASE_URI"] = database_uri(app)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
+    try:
+        operations.normalize(app.config)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     check_production(app.config)
 
 
@@ -153,3 +207,8 @@ def check_production(config: Mapping) -> None:
         raise ConfigError("DEBUG must be off in production (APP_ENV=prod)")
     if not config.get("SECRET_KEY") or config["SECRET_KEY"] == DEFAULT_SECRET_KEY:
         raise ConfigError("set SECRET_KEY to a private random value in production (APP_ENV=prod)")
+    if not config.get("API_KEYS") and not config.get("API_AUTH_DISABLED"):
+        raise ConfigError(
+            "set API_KEYS or API_KEYS_FILE in production (APP_ENV=prod),"
+            " or API_AUTH_DISABLED=true to run without API-key auth"
+        )

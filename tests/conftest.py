@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 
 from extensions import db
 from factory import create_app
+from tests.redis_support import cleanup_session_keys, redis_config
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
@@ -37,7 +38,21 @@ def reachable(host: str, port: int, timeout: float = 0.5) -> bool:
 
 
 def test_config(url: str, **extra) -> dict:
-    return {"ENV_NAME": "test", "SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_ECHO": False, **extra}
+    # Each app gets its own Redis key prefix: cached records never leak between tests.
+    return {
+        "ENV_NAME": "test",
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SQLALCHEMY_ECHO": False,
+        **redis_config(),
+        **extra,
+    }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _redis_test_keys():
+    """Remove every Redis key this session's apps wrote."""
+    yield
+    cleanup_session_keys()
 
 
 def _prepare_mysql(url: str) -> str:

@@ -18,12 +18,12 @@ def test_wrong_method_is_405_with_allow(sqlite_app):
 
 
 def test_unexpected_exception_is_500_without_traceback(sqlite_app, caplog):
-    @sqlite_app.get("/boom")
+    @sqlite_app.get("/api/v1/boom")
     def boom():
         raise RuntimeError("secret internals SELECT * FROM wdtest")
 
     with caplog.at_level(logging.ERROR):
-        response = sqlite_app.test_client().get("/boom")
+        response = sqlite_app.test_client().get("/api/v1/boom")
     body = assert_problem(response, 500)
     text = response.get_data(as_text=True)
     assert "secret" not in text and "Traceback" not in text and "SELECT" not in text

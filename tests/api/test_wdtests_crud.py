@@ -179,3 +179,10 @@ def test_body_over_max_content_length_is_413(client):
     )
     assert_problem(response, 413)
     assert client.get(URL).get_json()["total"] == 0
+
+
+def test_deeply_nested_json_is_400_not_500(client):
+    body = assert_problem(
+        client.post(URL, data="[" * 100_000 + "]" * 100_000, content_type="application/json"), 400
+    )
+    assert "nested" in body["detail"]

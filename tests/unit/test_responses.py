@@ -25,7 +25,7 @@ class Point:
 def app():
     app = create_app({"ENV_NAME": "test", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
 
-    @app.get("/plain/values")
+    @app.get("/api/v1/plain/values")
     def values():
         return {
             "aware": datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone(timedelta(hours=8))),
@@ -36,11 +36,11 @@ def app():
             "text": "王小明😀",
         }
 
-    @app.get("/plain/returned-error")
+    @app.get("/api/v1/plain/returned-error")
     def returned_error():
         return NotFound("no such thing")  # returned, not raised
 
-    @app.get("/plain/werkzeug")
+    @app.get("/api/v1/plain/werkzeug")
     def werkzeug_response():
         return WerkzeugResponse("hi", status=202)
 
@@ -52,7 +52,7 @@ def test_app_uses_jsonresponse(app):
 
 
 def test_encoding_rules_in_a_plain_view(app):
-    response = app.test_client().get("/plain/values")
+    response = app.test_client().get("/api/v1/plain/values")
     assert response.mimetype == "application/json"
     assert json.loads(response.data) == {
         "aware": "2024-05-06T07:08:09+08:00",
@@ -66,18 +66,18 @@ def test_encoding_rules_in_a_plain_view(app):
 
 
 def test_returned_http_exception_becomes_problem_json(app):
-    response = app.test_client().get("/plain/returned-error")
+    response = app.test_client().get("/api/v1/plain/returned-error")
     assert response.status_code == 404
     assert response.mimetype == "application/problem+json"
     body = response.get_json()
-    assert body["detail"] == "no such thing" and body["instance"] == "/plain/returned-error"
+    assert body["detail"] == "no such thing" and body["instance"] == "/api/v1/plain/returned-error"
     assert b"<html" not in response.data.lower()
 
 
 def test_foreign_response_is_converted_to_the_app_class(app):
     seen = []
     app.after_request(lambda r: seen.append(type(r)) or r)
-    response = app.test_client().get("/plain/werkzeug")
+    response = app.test_client().get("/api/v1/plain/werkzeug")
     assert (response.status_code, response.data) == (202, b"hi")
     assert seen == [JSONResponse]
 

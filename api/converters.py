@@ -1,0 +1,24 @@
+"""URL converters beyond werkzeug's defaults (tutorial section 5)."""
+
+from werkzeug.routing import BaseConverter, ValidationError
+
+
+class RegexConverter(BaseConverter):
+    """``<regex("[0-9]{3}"):id>``: the segment must match the pattern; the view gets an int."""
+
+    def __init__(self, url_map, regex: str):
+        super().__init__(url_map)
+        self.regex = regex
+
+    def to_python(self, value: str) -> int:
+        try:
+            return int(value)
+        except ValueError:
+            raise ValidationError() from None  # a non-numeric pattern: no match, so 404
+
+    def to_url(self, value) -> str:
+        return str(value)
+
+
+def register_converters(app) -> None:
+    app.url_map.converters["regex"] = RegexConverter

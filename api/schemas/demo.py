@@ -1,0 +1,66 @@
+"""Schemas of the ``exceptions`` and ``demo`` namespaces."""
+
+from marshmallow import RAISE, Schema, fields
+
+_STR_LISTS = {"keys": fields.String(), "values": fields.List(fields.String())}
+
+
+class DivideQuery(Schema):
+    class Meta:
+        unknown = RAISE
+
+    a = fields.Float(required=True, metadata={"description": "Dividend", "example": 7})
+    b = fields.Float(required=True, metadata={"description": "Divisor; 0 gives a 400 problem", "example": 2})
+
+
+class DivideOut(Schema):
+    result = fields.Float(required=True, metadata={"description": "a / b"})
+
+
+class UserIdOut(Schema):
+    id = fields.String(required=True, metadata={"description": "The path segment, as a string"})
+
+
+class IndexIdOut(Schema):
+    id = fields.Integer(required=True, metadata={"description": "The three digits, as an integer"})
+
+
+class EchoFile(Schema):
+    field = fields.String(required=True, metadata={"description": "Form field name"})
+    filename = fields.String(allow_none=True)
+    size = fields.Integer(required=True, metadata={"description": "Bytes; the content is never echoed"})
+    content_type = fields.String(allow_none=True)
+
+
+class EchoOut(Schema):
+    method = fields.String(required=True)
+    path = fields.String(required=True)
+    remote_addr = fields.String(
+        allow_none=True, metadata={"description": "Client address; X-Forwarded-For only with TRUSTED_PROXIES"}
+    )
+    args = fields.Dict(**_STR_LISTS, metadata={"description": "Query parameters"})
+    form = fields.Dict(**_STR_LISTS, metadata={"description": "Form fields"})
+    json = fields.Raw(allow_none=True, metadata={"description": "The JSON body, if the request had one"})
+    files = fields.List(fields.Nested(EchoFile))
+    cookies = fields.Dict(keys=fields.String(), values=fields.String())
+    headers = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={"description": "Request headers without Authorization, Cookie and X-API-Key"},
+    )
+
+
+class ContextOut(Schema):
+    app = fields.String(required=True, metadata={"description": "current_app.name (application context)"})
+    environment = fields.String(required=True, metadata={"description": "The config's ENV_NAME"})
+    request_id = fields.String(required=True, metadata={"description": "g.request_id (set per request)"})
+    method = fields.String(required=True, metadata={"description": "request.method (request context)"})
+    pid = fields.Integer(required=True, metadata={"description": "The serving worker process"})
+
+
+divide_query = DivideQuery()
+divide_out = DivideOut()
+user_id_out = UserIdOut()
+index_id_out = IndexIdOut()
+echo_out = EchoOut()
+context_out = ContextOut()

@@ -1,0 +1,107 @@
+"""RabbitMQ schemas, named by direction: QueueDeclare/MessagePublish/MessagesGet in, the rest out."""
+
+from marshmallow import RAISE, Schema, fields
+from marshmallow.validate import Length, OneOf, Range
+
+from api.schemas.fields import StrictInteger, Text
+from services.rabbitmq import GET_MAX
+
+HEADER_NAME_MAX_LENGTH = 128  # AMQP field names are short strings
+HEADER_VALUE_MAX_LENGTH = 4096
+HEADERS_MAX = 64
+INT32_MAX = 2**31 - 1
+
+
+class QueueDeclare(Schema):
+    """Optional queue arguments for PUT; the body itself is optional."""
+
+    class Meta:
+        unknown = RAISE
+
+    max_length = StrictInteger(
+        validate=Range(min=0, max=INT32_MAX),
+        metadata={
+            "description": "x-max-length: messages kept; the oldest are dropped beyond it",
+            "example": 1000,
+        },
+    )
+    message_ttl_ms = StrictInteger(
+        validate=Range(min=0, max=INT32_MAX),
+        metadata={"description": "x-message-ttl: milliseconds a message may wait", "example": 60000},
+    )
+
+
+class QueueOut(Schema):
+    """A queue as the broker reports it."""
+
+    name = fields.String(required=True, metadata={"example": "queuetest2"})
+    messages = fields.Integer(required=True, metadata={"description": "Messages ready for delivery"})
+    consumers = fields.Integer(required=True)
+
+
+class MessagePublish(Schema):
+    """A message to publish: any JSON body and optional string headers."""
+
+    class Meta:
+        unknown = RAISE
+
+    body = fields.Raw(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Any JSON value", "example": {"hello": "world"}},
+    )
+    headers = fields.Dict(
+        keys=Text(validate=Length(min=1, max=HEADER_NAME_MAX_LENGTH)),
+        values=Text(validate=Length(max=HEADER_VALUE_MAX_LENGTH)),
+        validate=Length(max=HEADERS_MAX),
+        metadata={"description": f"Up to {HEADERS_MAX} string headers", "example": {"source": "docs"}},
+    )
+
+
+class MessageAccepted(Schema):
+    """The broker confirmed the message."""
+
+    queue = fields.String(required=True)
+    message_id = fields.String(required=True, metadata={"description": "The AMQP message-id property"})
+
+
+class MessagesGet(Schema):
+    """How many messages to take (the body is optional)."""
+
+    class Meta:
+        unknown = RAISE
+
+    count = StrictInteger(
+        load_default=1,
+        validate=Range(min=1, max=GET_MAX),
+        metadata={"description": f"1-{GET_MAX}; fewer come back when the queue has fewer", "example": 1},
+    )
+
+
+class MessageOut(Schema):
+    """A message taken from a queue (and acknowledged)."""
+
+    body = fields.Raw(required=True, allow_none=True, metadata={"description": "The JSON body, parsed"})
+    body_encoding = fields.String(
+        validate=OneOf(["text", "base64"]),
+        metadata={"description": "Present only for a body that is not JSON: text, or base64 for binary"},
+    )
+    headers = fields.Dict(keys=fields.String(), required=True)
+    redelivered = fields.Boolean(
+        required=True, metadata={"description": "Delivered before and not acknowledged"}
+    )
+
+
+class MessageList(Schema):
+    """Messages taken from a queue, oldest first."""
+
+    messages = fields.List(fields.Nested(MessageOut), required=True)
+
+
+# Built once: schema instances are reused by every request.
+queue_declare = QueueDeclare()
+queue_out = QueueOut()
+message_publish = MessagePublish()
+message_accepted = MessageAccepted()
+messages_get = MessagesGet()
+message_list = MessageList()

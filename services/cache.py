@@ -1,0 +1,104 @@
+"""Read-through cache of rendered records in Redis, closed against stale fills.
+
+Keys under the app's prefix: ``cache:<kind>:v<FORMAT>:<id>`` holds the rendered bytes,
+``cache:<kind>:gen:<id>`` a generation counter. Every write bumps the generation and
+deletes the entry *after* its commit. A reader notes the generation (in the same
+round trip as its cache lookup) before it reads the database, and fills the cache
+only if the generation is unchanged, checked and set atomically by a Lua script.
+So a reader holding a row from before a finished write can never put it back:
+either the write's bump came first and the fill is refused, or the fill came first
+and the write's delete removes it. This holds across threads, gunicorn workers and
+app instances, since the check happens inside the one Redis they share.
+
+Redis failures never reach the caller: reads fall back to ``load`` and a failed
+invalidation is remembered and retried before this process next uses the cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from redis.exceptions import RedisError
+
+from extensions import redis_store
+from redis_ext import RedisState
+
+# Bump when the rendered representation changes: entries of the old format are ignored.
+FORMAT = 1
+# Generations outlive any reader (bounded by the DB read and worker timeouts) by far.
+GENERATION_TTL = 24 * 3600
+PENDING_MAX = 10_000
+
+# KEYS: entry, generation. ARGV: generation seen ("" for none), body, ttl.
+_FILL = """
+if (redis.call('GET', KEYS[2]) or '') == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+  return 1
+end
+return 0
+"""
+
+
+def _keys(state: RedisState, kind: str, ident: str) -> tuple[str, str]:
+    return state.key("cache", kind, f"v{FORMAT}", ident), state.key("cache", kind, "gen", ident)
+
+
+def _bump(state: RedisState, items: Iterable[tuple[str, str]]) -> None:
+    pipe = state.client.pipeline(transaction=True)
+    for kind, ident in items:
+        entry, generation = _keys(state, kind, ident)
+        pipe.incr(generation)
+        pipe.expire(generation, GENERATION_TTL)
+        pipe.delete(entry)
+    pipe.execute()
+
+
+def _flush_pending(state: RedisState) -> None:
+    with state.pending_lock:
+        items = list(state.pending)
+    if items:
+        _bump(state, items)
+        with state.pending_lock:
+            for item in items:
+                state.pending.pop(item, None)
+
+
+def read_through(kind: str, ident: str, load: Callable[[], bytes]) -> tuple[bytes, bool]:
+    """``load()``'s bytes, from the cache when present; returns (body, hit).
+    Raises what ``load`` raises; Redis failures fall back to ``load``."""
+    state = redis_store.state
+    if not state.cache_usable():
+        return load(), False
+    entry, generation = _keys(state, kind, ident)
+    try:
+        _flush_pending(state)
+        cached, seen = state.client.mget(entry, generation)
+    except RedisError as exc:
+        state.failed(exc)
+        return load(), False
+    state.succeeded()
+    if cached is not None:
+        return cached, True
+    body = load()
+    try:
+        state.client.eval(_FILL, 2, entry, generation, seen or b"", body, state.cache_ttl)
+    except RedisError as exc:
+        state.failed(exc)
+    return body, False
+
+
+def invalidate(kind: str, ident: str) -> None:
+    """Drop the cached entry after a committed write. Never raises: on a Redis failure
+    the id is kept and retried before this process next reads the cache."""
+    state = redis_store.state
+    with state.pending_lock:
+        state.pending[(kind, ident)] = None
+        if len(state.pending) > PENDING_MAX:
+            state.pending.pop(next(iter(state.pending)))
+            state.warn("More than %d cache invalidations pending; the oldest was dropped", PENDING_MAX)
+    try:
+        _flush_pending(state)
+    except RedisError as exc:
+        state.failed(exc)
+    else:
+        state.succeeded()

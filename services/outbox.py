@@ -1,0 +1,161 @@
+"""The transactional outbox: events are written with the record and relayed to RabbitMQ later.
+
+``add`` puts an event in the caller's transaction, so it exists exactly when the
+record change does and a broker outage never fails or slows a write. ``relay``
+claims unsent rows (``FOR UPDATE SKIP LOCKED`` on MySQL/MariaDB, the write lock
+on SQLite), publishes them with publisher confirms and marks them sent in the
+same transaction: at-least-once, and two relays do not send the same row.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import datetime, timedelta
+
+import pika
+from flask import current_app
+from pika.adapters.blocking_connection import BlockingChannel
+from sqlalchemy import delete, func, inspect, select, update
+from sqlalchemy.orm import Session
+
+from extensions import amqp, db
+from models import OutboxEvent
+from models.outbox import LAST_ERROR_MAX_LENGTH
+from models.types import utcnow
+from services.errors import DomainError
+
+SOURCE = "wdapi"
+
+
+def _jsonable(value):
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _snapshot(record) -> dict:
+    """The record's columns as the API shows them (datetimes as ISO 8601 with offset)."""
+    return {attr.key: _jsonable(getattr(record, attr.key)) for attr in inspect(record).mapper.column_attrs}
+
+
+def envelope(*, event_type: str, record) -> dict:
+    """The event body (CloudEvents 1.0 JSON): a unique id, the type, a timestamp and the record."""
+    return {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": SOURCE,
+        "type": event_type,
+        "time": utcnow().isoformat(),
+        "datacontenttype": "application/json",
+        "data": _snapshot(record),
+    }
+
+
+def add(*, event_type: str, record) -> OutboxEvent:
+    """Add an event about ``record`` to the current transaction; the caller commits.
+
+    Flushes first so generated values (id, timestamps) are in the event; a flush
+    error (IntegrityError) propagates to the caller as its commit's would."""
+    db.session.flush()
+    event = envelope(event_type=event_type, record=record)
+    row = OutboxEvent(
+        event_id=event["id"],
+        event_type=event_type,
+        payload=json.dumps(event, ensure_ascii=False, separators=(",", ":")),
+        attempts=0,
+    )
+    db.session.add(row)
+    return row
+
+
+def get_pending_count() -> int:
+    """How many events wait to be relayed."""
+    return db.session.scalar(select(func.count()).where(OutboxEvent.sent_at.is_(None)))
+
+
+def _claim(session: Session, limit: int) -> list[OutboxEvent]:
+    pending = OutboxEvent.sent_at.is_(None)
+    oldest = select(OutboxEvent).where(pending).order_by(OutboxEvent.id).limit(limit)
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite has no row locks: this UPDATE takes the database write lock first,
+        # so a second relay waits, then sees these rows sent.
+        ids = select(OutboxEvent.id).where(pending).order_by(OutboxEvent.id).limit(limit)
+        session.execute(
+            update(OutboxEvent)
+            .where(pending, OutboxEvent.id.in_(ids.scalar_subquery()))
+            .values(attempts=OutboxEvent.attempts + 1)
+        )
+        return list(session.scalars(oldest))
+    rows = list(session.scalars(oldest.with_for_update(skip_locked=True)))
+    if rows:
+        session.execute(
+            update(OutboxEvent)
+            .where(OutboxEvent.id.in_([row.id for row in rows]))
+            .values(attempts=OutboxEvent.attempts + 1)
+        )
+    return rows
+
+
+def _publisher(exchange: str, rows: list[OutboxEvent], sent: set[int]):
+    def publish(channel: BlockingChannel) -> None:
+        channel.exchange_declare(exchange, exchange_type="topic", durable=True)
+        for row in rows:
+            if row.id in sent:
+                continue  # confirmed before a reconnect: never publish it twice
+            properties = pika.BasicProperties(
+                content_type="application/json",
+                delivery_mode=pika.DeliveryMode.Persistent,
+                message_id=row.event_id,
+                type=row.event_type,
+                timestamp=int(time.time()),
+                app_id=SOURCE,
+            )
+            # Returns once the broker confirmed; raises on a nack or a lost connection.
+            channel.basic_publish(exchange, row.event_type, row.payload.encode(), properties)
+            sent.add(row.id)
+
+    return publish
+
+
+def relay(*, limit: int | None = None) -> int:
+    """Publish up to ``limit`` unsent events, oldest first, and mark them sent; return how many.
+
+    Raises Unavailable (broker down, or not confirming) after committing what was sent."""
+    limit = limit or int(current_app.config["OUTBOX_BATCH_SIZE"])
+    exchange = current_app.config["WDTEST_EVENTS_EXCHANGE"]
+    engine = db.engine
+    if engine.dialect.name == "mysql":
+        # No gap locks: inserts of new events never wait for the relay.
+        engine = engine.execution_options(isolation_level="READ COMMITTED")
+    sent: set[int] = set()
+    failure: DomainError | None = None
+    # Its own session and transaction, never mixed with the caller's.
+    with Session(engine) as session, session.begin():
+        rows = _claim(session, limit)
+        if not rows:
+            return 0
+        try:
+            amqp.run(_publisher(exchange, rows, sent))
+        except DomainError as err:
+            failure = err
+        now = utcnow()
+        for row in rows:
+            if row.id in sent:
+                row.sent_at = now
+            elif failure is not None:
+                # The first unsent row is the one the broker did not take.
+                row.last_error = f"{type(failure).__name__}: {failure.detail}"[:LAST_ERROR_MAX_LENGTH]
+                break
+    if failure is not None:
+        raise failure
+    return len(sent)
+
+
+def delete_sent(*, older_than: timedelta) -> int:
+    """Delete events sent more than ``older_than`` ago; return how many."""
+    cutoff = utcnow() - older_than
+    result = db.session.execute(
+        delete(OutboxEvent).where(OutboxEvent.sent_at.is_not(None), OutboxEvent.sent_at < cutoff)
+    )
+    db.session.commit()
+    return result.rowcount

@@ -1,0 +1,151 @@
+"""gunicorn with gunicorn.conf.py on a loopback port: logs, graceful reload and shutdown."""
+
+import http.client
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.ops_support import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+GUNICORN = Path(sys.executable).with_name("gunicorn")
+
+
+def get(port: int, path: str, headers=None, timeout: float = 15.0):
+    """One request on its own connection (keep-alive would pin it to an old worker)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers={"Connection": "close", **(headers or {})})
+        response = conn.getresponse()
+        return response.status, response.read(), response
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def server(tmp_path):
+    if not GUNICORN.exists():
+        pytest.fail(f"gunicorn is not installed at {GUNICORN}")
+    port = free_port()
+    output = open(tmp_path / "gunicorn.out", "w+")  # closed at teardown
+    env = {
+        **os.environ,
+        "APP_ENV": "test",
+        "BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": "2",
+        "GUNICORN_THREADS": "4",
+        "GUNICORN_GRACEFUL_TIMEOUT": "15",
+        "GUNICORN_CONTROL_SOCKET": "off",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'live.sqlite3'}",
+        "LOG_FORMAT": "text",
+    }
+    proc = subprocess.Popen(
+        [str(GUNICORN), "-c", "gunicorn.conf.py", "tests.api.live_app:app"],
+        cwd=ROOT,
+        env=env,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if get(port, "/healthz", timeout=2)[0] == 200:
+                break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            output.seek(0)
+            pytest.fail(f"gunicorn did not start:\n{output.read()}")
+        time.sleep(0.2)
+    proc.port = port
+    proc.output = output
+    yield proc
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    output.close()
+
+
+def read_output(proc) -> str:
+    proc.output.flush()
+    proc.output.seek(0)
+    return proc.output.read()
+
+
+def test_access_and_error_logs_share_the_app_format(server):
+    status, _, response = get(server.port, "/healthz", {"X-Request-ID": "live-rid-1"})
+    assert status == 200 and response.getheader("X-Request-ID") == "live-rid-1"
+    assert response.getheader("Server-Timing").startswith("app;dur=")
+    server.send_signal(signal.SIGTERM)
+    assert server.wait(timeout=30) == 0
+    out = read_output(server)
+    access = (
+        r"\S+ \S+ INFO gunicorn\.access \[live-rid-1\] \S+:\d+ "
+        r"127\.0\.0\.1 \"GET /healthz HTTP/1\.1\" 200 \d+ \d+ms"
+    )
+    assert re.search(access, out), out
+    assert re.search(r"INFO gunicorn\.error \[-\] \S+:\d+ Booting worker with pid", out), out
+
+
+def test_sighup_reloads_workers_without_dropping_requests(server):
+    port = server.port
+    results, errors, stop = [], [], threading.Event()
+
+    def load():
+        while not stop.is_set():
+            try:
+                status, body, _ = get(port, "/api/v1/test/slow?s=0.02")
+                results.append((status, json.loads(body)["pid"] if status == 200 else None))
+            except Exception as exc:  # any dropped connection fails the test
+                errors.append(repr(exc))
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)
+    old_pids = {pid for _, pid in results}
+    in_flight = {}
+    slow = threading.Thread(target=lambda: in_flight.update(r=get(port, "/api/v1/test/slow?s=2")))
+    slow.start()
+    time.sleep(0.3)
+    server.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len({pid for _, pid in results[-20:]} - old_pids) < 2:
+        time.sleep(0.2)
+    time.sleep(0.5)
+    stop.set()
+    for t in (*threads, slow):
+        t.join(timeout=30)
+
+    assert not errors, errors[:5]
+    assert len(results) > 20 and {status for status, _ in results} == {200}
+    new_pids = {pid for _, pid in results} - old_pids
+    assert len(old_pids) == 2 and len(new_pids) >= 2, (old_pids, new_pids)
+    assert in_flight["r"][0] == 200  # the request in flight during the reload finished
+    assert server.poll() is None
+
+
+def test_sigterm_drains_in_flight_requests(server):
+    in_flight = {}
+    slow = threading.Thread(target=lambda: in_flight.update(r=get(server.port, "/api/v1/test/slow?s=2")))
+    slow.start()
+    time.sleep(0.5)
+    server.send_signal(signal.SIGTERM)
+    slow.join(timeout=30)
+    status, body, _ = in_flight["r"]
+    assert status == 200 and "pid" in json.loads(body)
+    assert server.wait(timeout=30) == 0
+    with pytest.raises(OSError):
+        get(server.port, "/healthz", timeout=2)

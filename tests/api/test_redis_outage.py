@@ -1,0 +1,148 @@
+"""Redis outages: prompt 503s on /redis/*, records served from the database, recovery
+without a restart. Uses unreachable and hung loopback ports and a redis-server of our
+own (never the shared one)."""
+
+import logging
+import socket
+import time
+
+import pytest
+import redis
+
+from extensions import db
+from factory import create_app
+from tests import conftest
+from tests.api.test_wdtests_crud import assert_problem
+from tests.conftest import need
+from tests.redis_support import RedisServer, free_port
+
+PROMPT = 1.0  # seconds: the issue's bound for an answer during an outage
+REDIS_CALLS = [
+    ("get", "/api/v1/redis/ping", {}),
+    ("put", "/api/v1/redis/keys/k", {"json": {"value": "v"}}),
+    ("get", "/api/v1/redis/keys/k", {}),
+    ("delete", "/api/v1/redis/keys/k", {}),
+]
+
+
+@pytest.fixture
+def make_app(sqlite_url):
+    apps = []
+
+    def make(**config):
+        app = create_app(conftest.test_config(sqlite_url, **config))
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def server():
+    if not RedisServer.available():
+        need("redis-server is not installed: cannot test a Redis restart")
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def hung_port():
+    """A port that completes TCP handshakes and then never answers."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(64)
+        yield sock.getsockname()[1]
+
+
+def assert_prompt_503s(client):
+    for method, path, kwargs in REDIS_CALLS:
+        started = time.monotonic()
+        response = getattr(client, method)(path, **kwargs)
+        elapsed = time.monotonic() - started
+        assert_problem(response, 503)
+        assert elapsed < PROMPT, f"{method.upper()} {path} took {elapsed:.2f}s"
+
+
+def assert_records_work_without_redis(client, record_id):
+    assert client.post("/api/v1/wdtests", json={"id": record_id, "name": "a"}).status_code == 201
+    response = client.get(f"/api/v1/wdtests/{record_id}")
+    assert (response.status_code, response.headers["X-Cache"]) == (200, "MISS")
+    assert client.patch(f"/api/v1/wdtests/{record_id}", json={"name": "b"}).status_code == 200
+    assert client.get(f"/api/v1/wdtests/{record_id}").get_json()["name"] == "b"
+    assert client.get("/api/v1/wdtests").get_json()["total"] >= 1
+    assert client.delete(f"/api/v1/wdtests/{record_id}").status_code == 204
+    assert_problem(client.get(f"/api/v1/wdtests/{record_id}"), 404)
+
+
+def test_refused_port_gives_prompt_503s_and_records_still_work(make_app):
+    client = make_app(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0").test_client()
+    assert_prompt_503s(client)
+    assert_records_work_without_redis(client, "refused")
+
+
+def test_hung_redis_gives_prompt_503s_and_records_still_work(make_app, hung_port):
+    client = make_app(REDIS_URL=f"redis://127.0.0.1:{hung_port}/0", REDIS_RETRY_INTERVAL=0).test_client()
+    assert_prompt_503s(client)
+    started = time.monotonic()
+    assert_records_work_without_redis(client, "hung")
+    # Eight requests, each paying at most one bounded Redis timeout.
+    assert time.monotonic() - started < 8 * PROMPT
+
+
+def test_outage_warnings_are_rate_limited(make_app, caplog):
+    client = make_app(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0", REDIS_RETRY_INTERVAL=0).test_client()
+    client.post("/api/v1/wdtests", json={"id": "w", "name": "a"})
+    with caplog.at_level(logging.WARNING, logger="redis_ext"):
+        for _ in range(20):
+            assert client.get("/api/v1/wdtests/w").status_code == 200
+        client.get("/api/v1/redis/ping")
+    warnings = [r for r in caplog.records if r.name == "redis_ext"]
+    assert len(warnings) <= 1, [r.getMessage() for r in warnings]
+
+
+def test_restarted_redis_is_used_again_without_an_app_restart(make_app, server):
+    client = make_app(REDIS_URL=server.url, REDIS_RETRY_INTERVAL=0).test_client()
+    client.post("/api/v1/wdtests", json={"id": "r", "name": "before"})
+    assert client.get("/api/v1/wdtests/r").headers["X-Cache"] == "MISS"
+    assert client.get("/api/v1/wdtests/r").headers["X-Cache"] == "HIT"
+    assert client.put("/api/v1/redis/keys/k", json={"value": "v"}).status_code == 201
+
+    server.stop()
+    assert_prompt_503s(client)
+    response = client.get("/api/v1/wdtests/r")
+    assert (response.status_code, response.headers["X-Cache"]) == (200, "MISS")
+    assert client.patch("/api/v1/wdtests/r", json={"name": "during"}).status_code == 200
+
+    server.start()  # same port, empty (no persistence)
+    assert client.get("/api/v1/redis/ping").status_code == 200  # the very next request
+    response = client.get("/api/v1/wdtests/r")
+    assert (response.headers["X-Cache"], response.get_json()["name"]) == ("MISS", "during")
+    assert client.get("/api/v1/wdtests/r").headers["X-Cache"] == "HIT"
+    assert client.put("/api/v1/redis/keys/k", json={"value": "again"}).status_code == 201
+
+
+def test_invalidation_missed_during_an_outage_is_replayed(make_app, server):
+    """Redis keeps its data but stops taking writes: the update's invalidation fails.
+    The process remembers it and replays it before it serves from the cache again."""
+    client = make_app(REDIS_URL=server.url, REDIS_RETRY_INTERVAL=0).test_client()
+    client.post("/api/v1/wdtests", json={"id": "p", "name": "old"})
+    client.get("/api/v1/wdtests/p")
+    assert client.get("/api/v1/wdtests/p").headers["X-Cache"] == "HIT"
+
+    admin = redis.Redis(port=server.port)
+    admin.client_pause(10_000, all=False)  # writes (and scripts) wait; reads go on
+    try:
+        assert client.patch("/api/v1/wdtests/p", json={"name": "new"}).status_code == 200
+        assert client.get("/api/v1/wdtests/p").get_json()["name"] == "new"
+    finally:
+        admin.client_unpause()
+        admin.close()
+    response = client.get("/api/v1/wdtests/p")
+    assert (response.headers["X-Cache"], response.get_json()["name"]) == ("MISS", "new")
+    response = client.get("/api/v1/wdtests/p")
+    assert (response.headers["X-Cache"], response.get_json()["name"]) == ("HIT", "new")

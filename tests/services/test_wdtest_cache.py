@@ -1,0 +1,119 @@
+"""The Wdtest read-through cache against real Redis and both databases, including the
+race where a slow reader would put back a row older than a finished write."""
+
+import json
+import threading
+
+import pytest
+
+from extensions import db, redis_store
+from factory import create_app
+from services import cache, wdtests
+from services.errors import NotFound
+from tests import conftest
+from tests.conftest import need, reachable
+from tests.redis_support import TEST_REDIS_URL
+
+
+def render(record) -> bytes:
+    return json.dumps({"id": record.id, "name": record.name, "age": record.age}).encode()
+
+
+def read(wdtest_id: str):
+    body, hit = wdtests.get_rendered(wdtest_id=wdtest_id, render=render)
+    return json.loads(body), hit
+
+
+def entry_key(wdtest_id: str) -> str:
+    return cache._keys(redis_store.state, wdtests.CACHE_KIND, wdtest_id)[0]
+
+
+@pytest.fixture
+def app_config(request):
+    return getattr(request, "param", {})
+
+
+@pytest.fixture
+def ctx(app_ctx):
+    port = int(TEST_REDIS_URL.rsplit(":", 1)[1].split("/")[0])
+    if not reachable("127.0.0.1", port):
+        need(f"Redis at {TEST_REDIS_URL} (TEST_REDIS_URL) is not reachable")
+    return app_ctx
+
+
+def test_miss_then_hit_with_the_configured_ttl(ctx):
+    wdtests.create(data={"id": "c", "name": "wade", "age": 20})
+    assert read("c") == ({"id": "c", "name": "wade", "age": 20}, False)
+    assert read("c") == ({"id": "c", "name": "wade", "age": 20}, True)
+    assert 0 < redis_store.client.ttl(entry_key("c")) <= ctx.config["CACHE_TTL"]
+
+
+def test_every_write_invalidates(ctx):
+    wdtests.create(data={"id": "w", "name": "one"})
+    read("w")
+    wdtests.update(wdtest_id="w", changes={"name": "two"})
+    assert read("w") == ({"id": "w", "name": "two", "age": None}, False)
+    assert read("w")[1] is True
+    wdtests.delete(wdtest_id="w")
+    assert redis_store.client.exists(entry_key("w")) == 0
+    with pytest.raises(NotFound):
+        read("w")
+    wdtests.create(data={"id": "w", "name": "three"})
+    assert read("w") == ({"id": "w", "name": "three", "age": None}, False)
+
+
+def test_missing_records_are_not_cached(ctx):
+    with pytest.raises(NotFound):
+        read("nope")
+    assert redis_store.client.exists(entry_key("nope")) == 0
+
+
+@pytest.mark.parametrize("app_config", [{"CACHE_TTL": 0}], indirect=True)
+def test_cache_ttl_zero_turns_the_cache_off(ctx):
+    wdtests.create(data={"id": "off", "name": "x"})
+    assert [read("off")[1] for _ in range(3)] == [False, False, False]
+    assert redis_store.client.exists(entry_key("off")) == 0
+
+
+def test_slow_reader_cannot_put_back_a_row_older_than_a_finished_write(ctx, database_url):
+    """Reader (instance B) reads the old row, then stalls; the writer (instance A)
+    commits and invalidates; the reader resumes and tries to fill the cache."""
+    wdtests.create(data={"id": "r", "name": "old", "age": 1})
+    # A second app instance sharing the database and the Redis namespace.
+    other = create_app(conftest.test_config(database_url, REDIS_KEY_PREFIX=ctx.config["REDIS_KEY_PREFIX"]))
+    loaded, resume, result = threading.Event(), threading.Event(), {}
+
+    def stalled_render(record):
+        body = render(record)
+        loaded.set()
+        assert resume.wait(10)
+        return body
+
+    def reader():
+        with other.app_context():
+            result["read"] = wdtests.get_rendered(wdtest_id="r", render=stalled_render)
+            db.session.remove()
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        assert loaded.wait(10), "the reader never reached the database"
+        wdtests.update(wdtest_id="r", changes={"name": "new"})  # commit + invalidate, returns
+    finally:
+        resume.set()
+        thread.join(10)
+    with other.app_context():
+        db.engine.dispose()
+
+    body, hit = result["read"]
+    assert json.loads(body)["name"] == "old" and not hit  # it began before the write: fine
+    assert redis_store.client.get(entry_key("r")) is None, "the stale row was put back"
+    assert read("r") == ({"id": "r", "name": "new", "age": 1}, False)
+    assert read("r") == ({"id": "r", "name": "new", "age": 1}, True)
+
+
+def test_reader_that_started_after_the_write_still_fills(ctx):
+    wdtests.create(data={"id": "f", "name": "a"})
+    wdtests.update(wdtest_id="f", changes={"name": "b"})
+    assert read("f")[1] is False
+    assert read("f") == ({"id": "f", "name": "b", "age": None}, True)

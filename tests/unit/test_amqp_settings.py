@@ -1,0 +1,71 @@
+"""AMQP settings and queue-name rules: no broker, no app beyond its config."""
+
+import pytest
+
+from amqp_ext import amqp_url, connection_parameters
+from services.errors import InvalidInput
+from services.rabbitmq import check_name
+from settings import Config
+
+BASE = {k: getattr(Config, k) for k in dir(Config) if k.isupper()}
+
+
+def test_default_url_is_local_guest():
+    assert amqp_url(BASE) == "amqp://guest:guest@127.0.0.1:5672/%2F"
+
+
+def test_url_is_built_from_the_tutorials_rabbit_settings_with_quoting():
+    config = {
+        **BASE,
+        "RABBIT_USER": "wd",
+        "RABBIT_PASSWORD": "p@ss/:",
+        "RABBIT_HOST": "localhost",
+        "RABBIT_PORT": "5673",
+    }
+    assert amqp_url(config) == "amqp://wd:p%40ss%2F%3A@localhost:5673/%2F"
+    params = connection_parameters(config)
+    assert (params.host, params.port, params.credentials.password) == ("localhost", 5673, "p@ss/:")
+
+
+def test_amqp_url_wins_over_rabbit_settings():
+    config = {**BASE, "AMQP_URL": "amqp://u:p@127.0.0.1:5999/vh", "RABBIT_HOST": "elsewhere"}
+    params = connection_parameters(config)
+    assert (params.host, params.port, params.virtual_host) == ("127.0.0.1", 5999, "vh")
+
+
+def test_parameters_carry_heartbeat_and_timeouts_from_settings():
+    config = {**BASE, "AMQP_URL": "amqp://guest:guest@127.0.0.1/%2F?heartbeat=5&socket_timeout=30"}
+    params = connection_parameters(config)
+    assert params.heartbeat == Config.AMQP_HEARTBEAT
+    assert params.socket_timeout == params.stack_timeout == Config.AMQP_CONNECT_TIMEOUT < 2
+    assert params.blocked_connection_timeout == Config.AMQP_BLOCKED_TIMEOUT
+    assert params.connection_attempts == 1
+
+
+def test_plain_env_vars_reach_the_app_config(monkeypatch):
+    from factory import create_app
+
+    monkeypatch.setenv("RABBIT_HOST", "broker.local")
+    monkeypatch.setenv("RABBIT_PORT", "5600")
+    monkeypatch.setenv("WDTEST_EVENTS_EXCHANGE", "custom.events")
+    app = create_app({"ENV_NAME": "test", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    assert app.config["AMQP_URL"] == "amqp://guest:guest@broker.local:5600/%2F"
+    assert app.config["WDTEST_EVENTS_EXCHANGE"] == "custom.events"
+    monkeypatch.setenv("AMQP_URL", "amqp://a:b@127.0.0.1:1/%2F")
+    assert (
+        create_app({"ENV_NAME": "test", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+        .config["AMQP_URL"]
+        .endswith(":1/%2F")
+    )
+
+
+@pytest.mark.parametrize("name", ["queuetest2", "a", "A.b_c-d:e", "x" * 200, "amq"])
+def test_valid_queue_names(name):
+    check_name(name)
+
+
+@pytest.mark.parametrize("name", ["", "x" * 201, "has space", "slash/", "é", "q*", "amq.", "amq.direct"])
+def test_invalid_queue_names_are_invalid_input(name):
+    with pytest.raises(InvalidInput) as err:
+        check_name(name)
+    assert "name" in err.value.extra["errors"]

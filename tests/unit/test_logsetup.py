@@ -1,0 +1,114 @@
+"""Log format, request ids and multi-process rotation (no app where none is needed)."""
+
+import json
+import logging
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from logsetup import RequestIdFilter, make_handler
+
+ROOT = Path(__file__).resolve().parents[2]
+LINE = re.compile(
+    r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO rotation-test-(\d) \[-\] ops_support\.py:\d+ "
+    r"writer=\1 seq=(\d{5}) x{80} end"
+)
+
+
+def _record(msg="hello %s", args=("world",), name="wdapi.test"):
+    return logging.LogRecord(name, logging.INFO, "/src/mod.py", 12, msg, args, None)
+
+
+def test_text_format_has_every_field():
+    handler = make_handler("text")
+    record = _record()
+    handler.filter(record)
+    line = handler.format(record)
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO wdapi\.test \[-\] mod\.py:12 hello world", line
+    )
+
+
+def test_json_format_is_one_object_per_line():
+    handler = make_handler("json")
+    record = _record()
+    handler.filter(record)
+    line = handler.format(record)
+    assert "\n" not in line
+    body = json.loads(line)
+    assert body["level"] == "INFO" and body["logger"] == "wdapi.test" and body["message"] == "hello world"
+    assert body["request_id"] == "-" and body["file"] == "mod.py" and body["line"] == 12 and body["time"]
+
+
+def test_json_format_keeps_tracebacks_on_one_line():
+    handler = make_handler("json")
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        record = logging.LogRecord("x", logging.ERROR, "/m.py", 1, "failed", (), sys.exc_info())
+    handler.filter(record)
+    line = handler.format(record)
+    assert "\n" not in line and "ValueError: boom" in json.loads(line)["exc_info"]
+
+
+def test_gunicorn_access_records_take_the_response_request_id():
+    record = _record("%(h)s %({x-request-id}o)s", ({"h": "127.0.0.1", "{x-request-id}o": "rid-7"},))
+    RequestIdFilter().filter(record)
+    assert record.request_id == "rid-7"
+
+
+def test_rotation_across_processes_loses_and_corrupts_nothing(tmp_path):
+    log_file = tmp_path / "app.log"
+    writers, count = 4, 1500
+    code = (
+        "import sys; from tests.ops_support import write_log_lines; "
+        "write_log_lines(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), 64 * 1024, 200)"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(log_file), str(w), str(count)], cwd=ROOT)
+        for w in range(writers)
+    ]
+    for proc in procs:
+        assert proc.wait(timeout=120) == 0
+    files = sorted(tmp_path.glob("app.log*"))
+    files = [f for f in files if not f.name.endswith(".lock")]
+    assert len(files) > 3, "the test must actually rotate"
+    seen = set()
+    for path in files:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            match = LINE.fullmatch(line)
+            assert match, f"corrupt line in {path.name}: {line[:120]!r}"
+            key = (int(match.group(1)), int(match.group(2)))
+            assert key not in seen, f"duplicated line {key}"
+            seen.add(key)
+    assert seen == {(w, s) for w in range(writers) for s in range(count)}
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_configure_logging_replaces_its_handlers(log_format):
+    from factory import create_app
+
+    before = [h for h in logging.getLogger().handlers if getattr(h, "_wdapi", False)]
+    app = create_app({"ENV_NAME": "test", "SQLALCHEMY_DATABASE_URI": "sqlite://", "LOG_FORMAT": log_format})
+    create_app(app.config.copy())
+    ours = [h for h in logging.getLogger().handlers if getattr(h, "_wdapi", False)]
+    assert len(ours) == 1 and ours[0] not in before
+
+
+def test_app_json_log_lines_carry_the_request_id(tmp_path, capsys):
+    from factory import create_app
+
+    log_file = tmp_path / "wdapi.log"
+    config = {"ENV_NAME": "test", "SQLALCHEMY_DATABASE_URI": "sqlite://", "LOG_FORMAT": "json"}
+    app = create_app({**config, "LOG_FILE": str(log_file)})
+    app.test_client().get("/api/v1/exceptions/crash", headers={"X-Request-ID": "json-rid-1"})
+    stderr_lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    file_lines = [json.loads(line) for line in log_file.read_text().splitlines()]
+    for lines in (stderr_lines, file_lines):
+        crash = next(entry for entry in lines if entry["message"].startswith("unhandled exception"))
+        assert crash["request_id"] == "json-rid-1" and crash["level"] == "ERROR"
+        assert "demo crash" in crash["exc_info"]
+    create_app(config)  # closes the file handler
