@@ -60,6 +60,4 @@ def get_page():
         cur.execute("SELECT * FROM wdtest ORDER BY id LIMIT %s OFFSET %s", (per_page, (page - 1) * per_page))
         rows = cur.fetchall()
     pages = -(-total // per_page)
-    return jsonify(
-        items=[row_json(r) for r in rows], page=page, per_page=per_page, pages=pages, total=total
-    )
+    return jsonify(items=[row_json(r) for r in rows], page=page, per_page=per_page, pages=pages, total=total)
