@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 from flask import Flask
@@ -41,6 +42,9 @@ def create_app(config: str | type | Mapping | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
+    # SQL echo adds its own stdout handler unless the logger has one; with this
+    # the lines reach the app's handlers once, with the request id.
+    logging.getLogger("sqlalchemy.engine.Engine").addHandler(logging.NullHandler())
     db.init_app(app)
     migrate.init_app(app, db, directory=app.config.get("MIGRATIONS_DIR", "migrations"))
     redis_store.init_app(app)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import urlencode
 
 from flask import request
-from flask_sqlalchemy.pagination import Pagination
 
 
 def page_url(page: int) -> str:
@@ -14,14 +14,15 @@ def page_url(page: int) -> str:
     return f"{request.base_url}?{urlencode(args)}"
 
 
-def pagination_headers(pagination: Pagination) -> dict[str, str]:
-    last = max(pagination.pages, 1)
+def pagination_headers(page: Mapping) -> dict[str, str]:
+    """Headers for a dumped page (``page``, ``pages``, ``total``)."""
+    last = max(page["pages"], 1)
     links = {"first": 1, "last": last}
-    if pagination.page > 1:
-        links["prev"] = min(pagination.page - 1, last)
-    if pagination.page < last:
-        links["next"] = pagination.page + 1
+    if page["page"] > 1:
+        links["prev"] = min(page["page"] - 1, last)
+    if page["page"] < last:
+        links["next"] = page["page"] + 1
     return {
-        "X-Total-Count": str(pagination.total),
-        "Link": ", ".join(f'<{page_url(page)}>; rel="{rel}"' for rel, page in links.items()),
+        "X-Total-Count": str(page["total"]),
+        "Link": ", ".join(f'<{page_url(number)}>; rel="{rel}"' for rel, number in links.items()),
     }

@@ -42,15 +42,19 @@ render_wdtest = json_renderer(wdtest_out)
 @ns.route("", endpoint="wdtest_list")
 class WdtestList(Resource):
     @ns.doc(params=query_params(WdtestQuery))
-    @ns.response(200, "One page of records", models["WdtestPage"], headers=LIST_HEADERS)
+    @ns.response(200, "One page of records", models["WdtestPage"], headers={**LIST_HEADERS, **CACHE_HEADERS})
     @error_responses(ns, 400, 503)
     def get(self):
         """List records: filters (ANDed), sort and pagination."""
         args = load_query(wdtest_query)
-        page = wdtests.get_all(
-            page=args.pop("page"), per_page=args.pop("per_page"), sort=args.pop("sort"), filters=args
+        page, hit = wdtests.get_all_cached(
+            dump=wdtest_page.dump,
+            page=args.pop("page"),
+            per_page=args.pop("per_page"),
+            sort=args.pop("sort"),
+            filters=args,
         )
-        return wdtest_page.dump(page), 200, pagination_headers(page)
+        return page, 200, {**pagination_headers(page), "X-Cache": "HIT" if hit else "MISS"}
 
     @ns.expect(models["WdtestCreate"])
     @ns.response(201, "Created", models["WdtestOut"], headers={"Location": {"type": "string"}})
@@ -58,7 +62,7 @@ class WdtestList(Resource):
     def post(self):
         """Create a record; the id is generated when absent."""
         record = wdtests.create(data=load_body(wdtest_create))
-        location = url_for("wdtest_item", wdtest_id=record.id)
+        location = url_for("wdtest_item", wdtest_id=record.id, _external=True)
         return wdtest_out.dump(record), 201, {"Location": location}
 
 

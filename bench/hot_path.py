@@ -139,7 +139,12 @@ def main() -> int:
         "DATABASE_URL": DB_URL,
     }
     bare_env = {"BARE_DB_NAME": DB_NAME}
-    apps = {"bare": ("bench.bare_app:app", bare_env), "wdapi": ("run:app", ours_env)}
+    apps = {
+        "bare": ("bench.bare_app:app", bare_env),
+        "wdapi": ("run:app", ours_env),
+        # The same app with the Redis read cache off: the database path alone.
+        "wdapi-nocache": ("run:app", {**ours_env, "CACHE_TTL": "0"}),
+    }
     results: dict[tuple[str, str], list[float]] = {}
     procs = {}
     try:
@@ -156,11 +161,12 @@ def main() -> int:
         for _, proc in procs.values():
             stop(proc)
 
-    print(f"{'endpoint':<24}{'bare req/s':>12}{'wdapi req/s':>13}{'ratio':>8}")
+    print(f"{'endpoint':<24}{'app':<16}{'req/s':>8}{'x bare':>8}")
     for label in PATHS:
         bare = statistics.median(results[("bare", label)])
-        ours = statistics.median(results[("wdapi", label)])
-        print(f"{label:<24}{bare:>12.0f}{ours:>13.0f}{ours / bare:>8.2f}")
+        for name in apps:
+            rate = statistics.median(results[(name, label)])
+            print(f"{label:<24}{name:<16}{rate:>8.0f}{rate / bare:>8.2f}")
     return 0
 
 

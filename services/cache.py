@@ -10,6 +10,10 @@ either the write's bump came first and the fill is refused, or the fill came fir
 and the write's delete removes it. This holds across threads, gunicorn workers and
 app instances, since the check happens inside the one Redis they share.
 
+Entries that any write of their kind may change (list pages) share one generation per
+kind, ``cache:<kind>:gen``, instead: each entry is stamped with the generation it was read
+under, and a write's bump makes every older entry stale at once, without deleting it.
+
 Redis failures never reach the caller: reads fall back to ``load`` and a failed
 invalidation is remembered and retried before this process next uses the cache.
 """
@@ -38,18 +42,31 @@ end
 return 0
 """
 
+# Shared generation: KEYS: entry, generation. ARGV: generation seen, body, ttl.
+_FILL_STAMPED = """
+local seen = redis.call('GET', KEYS[2]) or ''
+if seen == ARGV[1] then
+  redis.call('SET', KEYS[1], seen .. '|' .. ARGV[2], 'EX', ARGV[3])
+  return 1
+end
+return 0
+"""
 
-def _keys(state: RedisState, kind: str, ident: str) -> tuple[str, str]:
+
+def _keys(state: RedisState, kind: str, ident: str | None) -> tuple[str | None, str]:
+    if ident is None:  # the generation shared by a kind's entries; nothing to delete
+        return None, state.key("cache", kind, "gen")
     return state.key("cache", kind, f"v{FORMAT}", ident), state.key("cache", kind, "gen", ident)
 
 
-def _bump(state: RedisState, items: Iterable[tuple[str, str]]) -> None:
+def _bump(state: RedisState, items: Iterable[tuple[str, str | None]]) -> None:
     pipe = state.client.pipeline(transaction=True)
     for kind, ident in items:
         entry, generation = _keys(state, kind, ident)
         pipe.incr(generation)
         pipe.expire(generation, GENERATION_TTL)
-        pipe.delete(entry)
+        if entry is not None:
+            pipe.delete(entry)
     pipe.execute()
 
 
@@ -87,12 +104,42 @@ def read_through(kind: str, ident: str, load: Callable[[], bytes]) -> tuple[byte
     return body, False
 
 
-def invalidate(kind: str, ident: str) -> None:
-    """Drop the cached entry after a committed write. Never raises: on a Redis failure
-    the id is kept and retried before this process next reads the cache."""
+def read_through_shared(kind: str, ident: str, load: Callable[[], bytes]) -> tuple[bytes, bool]:
+    """Like ``read_through``, for entries that any write of ``kind`` may change;
+    ``invalidate((kind, None))`` makes all of them stale."""
+    state = redis_store.state
+    if not state.cache_usable():
+        return load(), False
+    entry, _ = _keys(state, kind, ident)
+    _, generation = _keys(state, kind, None)
+    try:
+        _flush_pending(state)
+        cached, seen = state.client.mget(entry, generation)
+    except RedisError as exc:
+        state.failed(exc)
+        return load(), False
+    state.succeeded()
+    seen = seen or b""
+    if cached is not None:
+        stamp, _, body = cached.partition(b"|")
+        if stamp == seen:
+            return body, True
+    body = load()
+    try:
+        state.client.eval(_FILL_STAMPED, 2, entry, generation, seen, body, state.cache_ttl)
+    except RedisError as exc:
+        state.failed(exc)
+    return body, False
+
+
+def invalidate(*items: tuple[str, str | None]) -> None:
+    """Make cached entries stale after a committed write: each item is (kind, id), or
+    (kind, None) for a kind's shared entries. Never raises: on a Redis failure the
+    items are kept and retried before this process next reads the cache."""
     state = redis_store.state
     with state.pending_lock:
-        state.pending[(kind, ident)] = None
+        for item in items:
+            state.pending[item] = None
         if len(state.pending) > PENDING_MAX:
             state.pending.pop(next(iter(state.pending)))
             state.warn("More than %d cache invalidations pending; the oldest was dropped", PENDING_MAX)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -15,6 +17,7 @@ from services import cache, outbox
 from services.errors import Conflict, InvalidInput, NotFound
 
 CACHE_KIND = "wdtest"
+LIST_CACHE_KIND = "wdtest-list"  # list pages: any write may change any of them
 
 # Filter operators: ``<field>__<op>`` -> SQL expression. ``startswith``/``endswith``/
 # ``contains`` escape LIKE wildcards in the value; ``like`` keeps the client's own
@@ -83,6 +86,16 @@ def get_all(
     return db.paginate(query, page=page, per_page=per_page, max_per_page=None, error_out=False)
 
 
+def get_all_cached(*, dump: Callable[[Pagination], dict], **query: Any) -> tuple[dict, bool]:
+    """``dump(get_all(**query))``, read through the cache; (page, hit)."""
+    canonical = json.dumps(query, sort_keys=True, separators=(",", ":"))
+    ident = hashlib.sha256(canonical.encode()).hexdigest()
+    body, hit = cache.read_through_shared(
+        LIST_CACHE_KIND, ident, lambda: json.dumps(dump(get_all(**query))).encode()
+    )
+    return json.loads(body), hit
+
+
 def create(*, data: Mapping[str, Any]) -> Wdtest:
     """Insert a record (id generated when absent). Raises Conflict on a taken id."""
     record = Wdtest(**data)
@@ -94,8 +107,8 @@ def create(*, data: Mapping[str, Any]) -> Wdtest:
         # The primary key is the only unique constraint: this is a taken id,
         # also when a concurrent request inserted it first.
         db.session.rollback()
-        raise Conflict(f"A wdtest with id {data['id']!r} already exists.") from None
-    cache.invalidate(CACHE_KIND, record.id)
+        raise Conflict(f"A wdtest with id {record.id!r} already exists.") from None
+    cache.invalidate((CACHE_KIND, record.id), (LIST_CACHE_KIND, None))
     return record
 
 
@@ -109,7 +122,7 @@ def update(*, wdtest_id: str, changes: Mapping[str, Any]) -> Wdtest:
             setattr(record, field, changes[field])
     outbox.add(event_type="wdtest.updated", record=record)
     db.session.commit()
-    cache.invalidate(CACHE_KIND, wdtest_id)
+    cache.invalidate((CACHE_KIND, wdtest_id), (LIST_CACHE_KIND, None))
     return record
 
 
@@ -119,4 +132,4 @@ def delete(*, wdtest_id: str) -> None:
     outbox.add(event_type="wdtest.deleted", record=record)  # the record as it was
     db.session.delete(record)
     db.session.commit()
-    cache.invalidate(CACHE_KIND, wdtest_id)
+    cache.invalidate((CACHE_KIND, wdtest_id), (LIST_CACHE_KIND, None))

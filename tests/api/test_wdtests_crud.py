@@ -26,7 +26,7 @@ def assert_problem(response, status, *fields):
 def test_create_returns_201_record_and_location(client):
     response = client.post(URL, json={"id": "3", "name": "wade", "age": 20})
     assert response.status_code == 201
-    assert response.headers["Location"] == f"{URL}/3"
+    assert response.headers["Location"] == f"http://localhost{URL}/3"
     body = response.get_json()
     assert body["id"] == "3" and body["name"] == "wade" and body["age"] == 20
     assert body["created_at"].endswith("+00:00") and body["updated_at"].endswith("+00:00")

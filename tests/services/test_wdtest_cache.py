@@ -117,3 +117,71 @@ def test_reader_that_started_after_the_write_still_fills(ctx):
     wdtests.update(wdtest_id="f", changes={"name": "b"})
     assert read("f")[1] is False
     assert read("f") == ({"id": "f", "name": "b", "age": None}, True)
+
+
+def dump_page(page) -> dict:
+    return {"names": [r.name for r in page.items], "total": page.total}
+
+
+def read_page(**query):
+    return wdtests.get_all_cached(dump=dump_page, **query)
+
+
+def test_list_pages_are_cached_per_query(ctx):
+    wdtests.create(data={"id": "1", "name": "a"})
+    wdtests.create(data={"id": "2", "name": "b"})
+    assert read_page() == ({"names": ["a", "b"], "total": 2}, False)
+    assert read_page() == ({"names": ["a", "b"], "total": 2}, True)
+    assert read_page(filters={"name": "b"}) == ({"names": ["b"], "total": 1}, False)
+    assert read_page(sort=["-id"]) == ({"names": ["b", "a"], "total": 2}, False)
+    assert read_page(sort=["-id"])[1] is True
+
+
+@pytest.mark.parametrize(
+    ("write", "expected"),
+    [
+        (lambda: wdtests.create(data={"id": "3", "name": "c"}), ["a", "b", "c"]),
+        (lambda: wdtests.update(wdtest_id="2", changes={"name": "z"}), ["a", "z"]),
+        (lambda: wdtests.delete(wdtest_id="1"), ["b"]),
+    ],
+)
+def test_any_write_makes_every_cached_page_stale(ctx, write, expected):
+    wdtests.create(data={"id": "1", "name": "a"})
+    wdtests.create(data={"id": "2", "name": "b"})
+    read_page()
+    assert read_page()[1] is True
+    write()
+    assert read_page() == ({"names": expected, "total": len(expected)}, False)
+    assert read_page()[1] is True
+
+
+def test_slow_list_reader_cannot_put_back_a_page_older_than_a_finished_write(ctx, database_url):
+    wdtests.create(data={"id": "r", "name": "old"})
+    other = create_app(conftest.test_config(database_url, REDIS_KEY_PREFIX=ctx.config["REDIS_KEY_PREFIX"]))
+    loaded, resume, result = threading.Event(), threading.Event(), {}
+
+    def stalled_dump(page):
+        body = dump_page(page)
+        loaded.set()
+        assert resume.wait(10)
+        return body
+
+    def reader():
+        with other.app_context():
+            result["read"] = wdtests.get_all_cached(dump=stalled_dump)
+            db.session.remove()
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        assert loaded.wait(10), "the reader never reached the database"
+        wdtests.update(wdtest_id="r", changes={"name": "new"})
+    finally:
+        resume.set()
+        thread.join(10)
+    with other.app_context():
+        db.engine.dispose()
+
+    assert result["read"] == ({"names": ["old"], "total": 1}, False)
+    assert read_page() == ({"names": ["new"], "total": 1}, False), "the stale page was served"
+    assert read_page()[1] is True
