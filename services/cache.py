@@ -80,38 +80,19 @@ def _flush_pending(state: RedisState) -> None:
                 state.pending.pop(item, None)
 
 
-def read_through(kind: str, ident: str, load: Callable[[], bytes]) -> tuple[bytes, bool]:
+def read_through(
+    kind: str, ident: str, load: Callable[[], bytes], *, shared: bool = False
+) -> tuple[bytes, bool]:
     """``load()``'s bytes, from the cache when present; returns (body, hit).
+    ``shared``: an entry that any write of ``kind`` may change (a list page), guarded by
+    the kind's generation; ``invalidate((kind, None))`` makes all of them stale.
     Raises what ``load`` raises; Redis failures fall back to ``load``."""
     state = redis_store.state
     if not state.cache_usable():
         return load(), False
     entry, generation = _keys(state, kind, ident)
-    try:
-        _flush_pending(state)
-        cached, seen = state.client.mget(entry, generation)
-    except RedisError as exc:
-        state.failed(exc)
-        return load(), False
-    state.succeeded()
-    if cached is not None:
-        return cached, True
-    body = load()
-    try:
-        state.client.eval(_FILL, 2, entry, generation, seen or b"", body, state.cache_ttl)
-    except RedisError as exc:
-        state.failed(exc)
-    return body, False
-
-
-def read_through_shared(kind: str, ident: str, load: Callable[[], bytes]) -> tuple[bytes, bool]:
-    """Like ``read_through``, for entries that any write of ``kind`` may change;
-    ``invalidate((kind, None))`` makes all of them stale."""
-    state = redis_store.state
-    if not state.cache_usable():
-        return load(), False
-    entry, _ = _keys(state, kind, ident)
-    _, generation = _keys(state, kind, None)
+    if shared:
+        generation = _keys(state, kind, None)[1]
     try:
         _flush_pending(state)
         cached, seen = state.client.mget(entry, generation)
@@ -121,12 +102,15 @@ def read_through_shared(kind: str, ident: str, load: Callable[[], bytes]) -> tup
     state.succeeded()
     seen = seen or b""
     if cached is not None:
+        if not shared:
+            return cached, True
         stamp, _, body = cached.partition(b"|")
         if stamp == seen:
             return body, True
     body = load()
     try:
-        state.client.eval(_FILL_STAMPED, 2, entry, generation, seen, body, state.cache_ttl)
+        script = _FILL_STAMPED if shared else _FILL
+        state.client.eval(script, 2, entry, generation, seen, body, state.cache_ttl)
     except RedisError as exc:
         state.failed(exc)
     return body, False

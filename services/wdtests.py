@@ -90,8 +90,8 @@ def get_all_cached(*, dump: Callable[[Pagination], dict], **query: Any) -> tuple
     """``dump(get_all(**query))``, read through the cache; (page, hit)."""
     canonical = json.dumps(query, sort_keys=True, separators=(",", ":"))
     ident = hashlib.sha256(canonical.encode()).hexdigest()
-    body, hit = cache.read_through_shared(
-        LIST_CACHE_KIND, ident, lambda: json.dumps(dump(get_all(**query))).encode()
+    body, hit = cache.read_through(
+        LIST_CACHE_KIND, ident, lambda: json.dumps(dump(get_all(**query))).encode(), shared=True
     )
     return json.loads(body), hit
 

@@ -141,3 +141,14 @@ def app_ctx(app):
 def backend(app) -> str:
     with app.app_context():
         return db.engine.dialect.name
+
+
+@pytest.fixture
+def broker():
+    """A connection of the test's own to the real RabbitMQ, for declaring and reading queues."""
+    from tests.rabbit import Broker, require_broker
+
+    require_broker()
+    client = Broker()
+    yield client
+    client.close()

@@ -7,17 +7,9 @@ import pytest
 from extensions import amqp
 from tests.api.test_wdtests_crud import assert_problem
 from tests.conftest import _make_app
-from tests.rabbit import Broker, dead_url, require_broker, unique
+from tests.rabbit import dead_url, unique
 
 URL = "/api/v1/rabbitmq/queues"
-
-
-@pytest.fixture
-def broker():
-    require_broker()
-    client = Broker()
-    yield client
-    client.close()
 
 
 @pytest.fixture

@@ -14,15 +14,7 @@ from models import OutboxEvent
 from services import outbox, wdtests
 from services.errors import Conflict, Unavailable
 from tests.conftest import _make_app
-from tests.rabbit import Broker, dead_url, require_broker, unique
-
-
-@pytest.fixture
-def broker():
-    require_broker()
-    client = Broker()
-    yield client
-    client.close()
+from tests.rabbit import dead_url, unique
 
 
 @pytest.fixture

@@ -10,15 +10,7 @@ from extensions import amqp
 from services import rabbitmq
 from services.errors import Conflict, InvalidInput, NotFound, Unavailable
 from tests.conftest import _make_app
-from tests.rabbit import Broker, Proxy, dead_url, require_broker, unique
-
-
-@pytest.fixture
-def broker():
-    require_broker()
-    client = Broker()
-    yield client
-    client.close()
+from tests.rabbit import Proxy, dead_url, require_broker, unique
 
 
 @pytest.fixture
