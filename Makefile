@@ -23,7 +23,8 @@ run: migrate ## development server on 127.0.0.1:5000
 
 serve: migrate ## gunicorn with gunicorn.conf.py on $(BIND), and the outbox relay beside it
 	@# The relay stops with serve: killed on exit, and it exits itself if this shell dies.
-	$(BIN)/flask outbox relay --exit-with-parent & relay=$$!; \
+	@# It polls the database all the time: no SQL echo for it, even in development.
+	APP_SQLALCHEMY_ECHO=false $(BIN)/flask outbox relay --exit-with-parent & relay=$$!; \
 	trap 'kill $$relay 2>/dev/null; wait $$relay' EXIT; \
 	BIND=$(BIND) $(BIN)/gunicorn -c gunicorn.conf.py run:app
 

@@ -22,6 +22,7 @@ from urllib.parse import quote
 import pika
 from flask import Flask, current_app
 from pika.adapters.blocking_connection import BlockingChannel
+from pika.adapters.utils.connection_workflow import AMQPConnectorException
 from pika.exceptions import (
     AMQPChannelError,
     AMQPConnectionError,
@@ -29,6 +30,7 @@ from pika.exceptions import (
     ChannelClosedByBroker,
     ConnectionBlockedTimeout,
     NackError,
+    StreamLostError,
     UnroutableError,
 )
 
@@ -49,9 +51,12 @@ REFUSALS: dict[int, type[DomainError]] = {
 
 
 def amqp_url(config: Mapping) -> str:
-    """``AMQP_URL`` if set, else a URL from the tutorial's ``RABBIT_*`` settings (default vhost)."""
+    """``AMQP_URL`` if set, else a URL from the tutorial's ``RABBIT_*`` settings (default vhost);
+    empty when both ``AMQP_URL`` and ``RABBIT_HOST`` are: RabbitMQ is disabled."""
     if config.get("AMQP_URL"):
         return config["AMQP_URL"]
+    if not config.get("RABBIT_HOST"):
+        return ""
     user = quote(str(config["RABBIT_USER"]), safe="")
     password = quote(str(config["RABBIT_PASSWORD"]), safe="")
     return f"amqp://{user}:{password}@{config['RABBIT_HOST']}:{int(config['RABBIT_PORT'])}/%2F"
@@ -85,9 +90,22 @@ class _Client:
         params.client_properties = {"connection_name": f"wdapi pid={os.getpid()} thread={thread}"}
         try:
             return cls(pika.BlockingConnection(params))
-        except (AMQPError, OSError) as err:
+        # A connector error (not an AMQPError) comes out of a single attempt, e.g. a handshake
+        # timeout when something accepts the TCP connection but never speaks AMQP.
+        except (AMQPError, AMQPConnectorException, OSError) as err:
             log.warning("cannot connect to the message broker at %s:%s: %r", params.host, params.port, err)
             raise Unavailable(UNAVAILABLE) from None
+
+    def deadline(self, seconds: float) -> Callable[[], None]:
+        """Cut the connection if an operation is still running after ``seconds``; returns
+        the cancel function. pika's blocking calls have no timeout of their own, so a broker
+        that hangs mid-call would block the request until heartbeats give up (minutes);
+        this uses the I/O-loop timer and stream termination pika's heartbeat checker uses."""
+        impl = self.connection._impl
+        timer = impl._adapter_call_later(
+            seconds, lambda: impl._terminate_stream(StreamLostError(f"no answer within {seconds} s"))
+        )
+        return lambda: impl._adapter_remove_timeout(timer)
 
     def channel(self) -> BlockingChannel:
         # A broker refusal (404, 406...) closes the channel but not the connection.
@@ -117,8 +135,9 @@ class _Client:
 class _Connections:
     """Per-app state: the parameters and each thread's client."""
 
-    def __init__(self, params: pika.URLParameters):
+    def __init__(self, params: pika.URLParameters | None, operation_timeout: float):
         self.params = params
+        self.operation_timeout = operation_timeout
         self.local = threading.local()
 
     def current(self) -> _Client | None:
@@ -129,7 +148,10 @@ class _Connections:
         return client
 
     def checkout(self) -> tuple[_Client, bool]:
-        """This thread's live client and whether it was opened just now."""
+        """This thread's live client and whether it was opened just now.
+        Raises Unavailable when RabbitMQ is disabled or cannot be reached."""
+        if self.params is None:
+            raise Unavailable("RabbitMQ is disabled on this server (AMQP_URL and RABBIT_HOST are empty).")
         client = self.current()
         if client is not None and client.alive():
             return client, False
@@ -169,7 +191,8 @@ class AMQPExt:
         # pika logs every connect at INFO and a refused one as an ERROR traceback;
         # ``run`` logs each failure once, at WARNING.
         logging.getLogger("pika").setLevel(app.config["AMQP_PIKA_LOG_LEVEL"])
-        app.extensions[EXTENSION] = _Connections(connection_parameters(app.config))
+        params = connection_parameters(app.config) if app.config["AMQP_URL"] else None
+        app.extensions[EXTENSION] = _Connections(params, float(app.config["AMQP_OPERATION_TIMEOUT"]))
 
     @staticmethod
     def _state() -> _Connections:
@@ -181,6 +204,7 @@ class AMQPExt:
         state = self._state()
         for attempt in (1, 2):
             client, fresh = state.checkout()
+            cancel = client.deadline(state.operation_timeout)
             try:
                 return operation(client.channel())
             except (AMQPConnectionError, AMQPChannelError, OSError) as err:
@@ -194,6 +218,8 @@ class AMQPExt:
                     log.warning("AMQP operation failed on a lost connection: %r", err)
                     raise Unavailable(UNAVAILABLE) from None
                 log.info("AMQP connection lost (%r); reconnecting and retrying once", err)
+            finally:
+                cancel()
         raise AssertionError("unreachable")
 
     def sleep(self, seconds: float) -> None:

@@ -70,11 +70,18 @@ def relay_command(once: bool, batch_size: int | None, interval: float | None, ex
         while not stop:
             try:
                 sent = outbox.relay(limit=batch_size)
-            except (DomainError, SQLAlchemyError) as err:
+            except Exception as err:
                 db.session.rollback()
+                expected = isinstance(err, DomainError | SQLAlchemyError)
                 if once:
+                    if not expected:
+                        raise
                     raise click.ClickException(f"relayed {total} events, then: {err}") from None
-                log.warning("outbox relay: %s; retrying in %.1f s", err, backoff)
+                if expected:
+                    log.warning("outbox relay: %s; retrying in %.1f s", err, backoff)
+                else:
+                    # Nothing supervises the relay beside gunicorn: it must outlive any error.
+                    log.exception("outbox relay: unexpected error; retrying in %.1f s", backoff)
                 amqp.sleep(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)
                 continue

@@ -1,6 +1,6 @@
 """gunicorn settings, each from an environment variable with a sane default.
 
-``make serve`` runs ``gunicorn -c gunicorn.conf.py run:app``. docs/operations.md
+``make serve`` runs ``gunicorn -c gunicorn.conf.py run:app``. README.md ("gunicorn")
 maps every setting to the tutorial's list of gunicorn options.
 """
 

@@ -20,6 +20,7 @@ from redis.backoff import NoBackoff
 from redis.connection import parse_url
 from redis.retry import Retry
 
+from services.errors import Unavailable
 from settings import ConfigError
 
 log = logging.getLogger(__name__)
@@ -63,9 +64,12 @@ class RedisState:
     """One app's Redis settings, outage bookkeeping, and this process's client."""
 
     def __init__(self, config: Mapping):
-        self.url = str(config["REDIS_URL"])
+        self.url = str(config["REDIS_URL"] or "")
+        # An empty REDIS_URL runs the app without Redis: no cache, /redis/* answers 503.
+        self.enabled = bool(self.url)
         try:
-            parse_url(self.url)
+            if self.enabled:
+                parse_url(self.url)
         except ValueError as err:
             raise ConfigError(f"REDIS_URL is not a Redis URL: {err}") from None
         parts = urlsplit(self.url)
@@ -91,7 +95,10 @@ class RedisState:
 
     @property
     def client(self) -> redis.Redis:
-        """The client on this process's pool (built on first use, again after a fork)."""
+        """The client on this process's pool (built on first use, again after a fork).
+        Raises Unavailable when Redis is disabled."""
+        if not self.enabled:
+            raise Unavailable("Redis is disabled on this server (REDIS_URL is empty).")
         if self._pid != os.getpid():
             with self._lock:
                 if self._pid != os.getpid():
@@ -128,8 +135,8 @@ class RedisState:
             log.info("Redis at %s is reachable again", self.safe_url)
 
     def cache_usable(self) -> bool:
-        """False while the cache is off (CACHE_TTL=0) or backing off after a failure."""
-        return self.cache_ttl > 0 and time.monotonic() >= self._skip_until
+        """False while the cache is off (no Redis, CACHE_TTL=0) or backing off after a failure."""
+        return self.enabled and self.cache_ttl > 0 and time.monotonic() >= self._skip_until
 
 
 class RedisExt:

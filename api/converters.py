@@ -1,5 +1,7 @@
 """URL converters beyond werkzeug's defaults (tutorial section 5)."""
 
+import re
+
 from werkzeug.routing import BaseConverter, ValidationError
 
 
@@ -9,6 +11,7 @@ class RegexConverter(BaseConverter):
     def __init__(self, url_map, regex: str):
         super().__init__(url_map)
         self.regex = regex
+        self._pattern = re.compile(regex)
 
     def to_python(self, value: str) -> int:
         try:
@@ -17,7 +20,11 @@ class RegexConverter(BaseConverter):
             raise ValidationError() from None  # a non-numeric pattern: no match, so 404
 
     def to_url(self, value) -> str:
-        return str(value)
+        segment = str(value)
+        if not self._pattern.fullmatch(segment):
+            # url_for must never build a URL its own route would answer with 404.
+            raise ValueError(f"{segment!r} does not match {self.regex!r}")
+        return segment
 
 
 def register_converters(app) -> None:

@@ -2,6 +2,7 @@
 
 from flask import abort
 from flask_restx import Namespace, Resource
+from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import default_exceptions
 
 from api.openapi import error_responses, query_params, register_models
@@ -26,7 +27,8 @@ class Divide(Resource):
         return divide_out.dump({"result": demo.divide(a=args["a"], b=args["b"])})
 
 
-@ns.route("/abort/<int:code>", endpoint="exceptions_abort")
+# signed: a negative code reaches the view and gets the 400 of any other unknown code.
+@ns.route("/abort/<int(signed=True):code>", endpoint="exceptions_abort")
 @ns.param("code", f"An HTTP error status Werkzeug knows: {', '.join(map(str, ABORT_CODES))}")
 class Abort(Resource):
     @error_responses(ns, 400, 404, 500)
@@ -34,6 +36,11 @@ class Abort(Resource):
         """Call abort(code): that status as problem+json, or 400 for an unknown code."""
         if code not in ABORT_CODES:
             abort(400, description=f"{code} is not an HTTP error status Werkzeug knows.")
+        # The headers HTTP requires with these two statuses.
+        if code == 405:
+            abort(405, valid_methods=["GET"])
+        if code == 401:
+            abort(401, www_authenticate=WWWAuthenticate("ApiKey", {"realm": "wdapi"}))
         abort(code)
 
 

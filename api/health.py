@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app
 
-from extensions import db
+from extensions import db, redis_store
 from services import health
 
 bp = Blueprint("health", __name__)
@@ -20,9 +20,11 @@ def healthz():
 def readyz():
     """200 when every required dependency answers, 503 otherwise."""
     config = current_app.config
+    redis = redis_store.state  # the app's Redis settings: URL and REDIS_PASSWORD alike
     results = health.check(
         engine=db.engine,
-        redis_url=config.get("REDIS_URL"),
+        redis_url=redis.url,
+        redis_password=redis.password,
         amqp_url=config.get("AMQP_URL"),
         timeout=config["READY_TIMEOUT"],
     )

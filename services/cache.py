@@ -121,6 +121,8 @@ def invalidate(*items: tuple[str, str | None]) -> None:
     (kind, None) for a kind's shared entries. Never raises: on a Redis failure the
     items are kept and retried before this process next reads the cache."""
     state = redis_store.state
+    if not state.enabled:
+        return
     with state.pending_lock:
         for item in items:
             state.pending[item] = None

@@ -22,10 +22,15 @@ def ping_database(engine: Engine, timeout: float) -> None:
         conn.execute(text("SELECT 1"))
 
 
-def ping_redis(url: str, timeout: float) -> None:
+def ping_redis(url: str, timeout: float, password: str | None = None) -> None:
     # No retries: a probe reports the state now, it does not wait for recovery.
+    # ``password`` is REDIS_PASSWORD, used (as by the app's pool) when the URL carries none.
     client = redis.Redis.from_url(
-        url, socket_connect_timeout=timeout, socket_timeout=timeout, retry=Retry(NoBackoff(), 0)
+        url,
+        socket_connect_timeout=timeout,
+        socket_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),
+        **({"password": password} if password else {}),
     )
     try:
         client.ping()
@@ -42,11 +47,18 @@ def ping_rabbitmq(url: str, timeout: float) -> None:
     pika.BlockingConnection(params).close()
 
 
-def check(*, engine: Engine, redis_url: str | None, amqp_url: str | None, timeout: float) -> dict[str, str]:
+def check(
+    *,
+    engine: Engine,
+    redis_url: str | None,
+    amqp_url: str | None,
+    timeout: float,
+    redis_password: str | None = None,
+) -> dict[str, str]:
     """``{"database"|"redis"|"rabbitmq": "ok"|"down"|"disabled"}``, checked in parallel. Never raises."""
     probes: dict[str, Callable[[], None] | None] = {
         "database": lambda: ping_database(engine, timeout),
-        "redis": (lambda: ping_redis(redis_url, timeout)) if redis_url else None,
+        "redis": (lambda: ping_redis(redis_url, timeout, redis_password)) if redis_url else None,
         "rabbitmq": (lambda: ping_rabbitmq(amqp_url, timeout)) if amqp_url else None,
     }
     results = {name: DISABLED for name, probe in probes.items() if probe is None}

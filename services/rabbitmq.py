@@ -92,7 +92,12 @@ def publish(*, name: str, body: Any, headers: Mapping[str, str] | None = None) -
         timestamp=int(time.time()),
         headers=dict(headers) if headers else None,
     )
-    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    try:
+        # NaN and Infinity are not JSON: Python's parser lets them in, consumers would choke.
+        data = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    except ValueError:
+        message = "NaN and Infinity are not JSON numbers."
+        raise InvalidInput(f"Invalid message body: {message}", {"body": [message]}) from None
     # mandatory: an unroutable message comes back (404) instead of vanishing.
     amqp.run(lambda channel: channel.basic_publish("", name, data, properties, mandatory=True))
     return message_id
@@ -109,6 +114,10 @@ def _plain(value):
     return value
 
 
+def _not_json(constant: str):
+    raise ValueError(f"{constant} is not JSON")  # so such a body comes back as text
+
+
 def message_out(method, properties: pika.BasicProperties, body: bytes) -> dict:
     """One message as the API returns it: JSON bodies parsed, others as text or base64."""
     message = {
@@ -116,7 +125,7 @@ def message_out(method, properties: pika.BasicProperties, body: bytes) -> dict:
         "redelivered": bool(method.redelivered),
     }
     try:
-        message["body"] = json.loads(body)
+        message["body"] = json.loads(body, parse_constant=_not_json)
     except ValueError:
         try:
             message["body"], message["body_encoding"] = body.decode("utf-8"), "text"

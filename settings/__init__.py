@@ -23,12 +23,12 @@ ENV_OVERRIDES = {
     "DATABASE_URL": "SQLALCHEMY_DATABASE_URI",
     "SECRET_KEY": "SECRET_KEY",
     "LOG_LEVEL": "LOG_LEVEL",
-    # Redis (see docs/redis.md).
+    # Redis (see README "Redis").
     **{name: name for name in ("REDIS_URL", "REDIS_PASSWORD", "REDIS_MAX_CONNECTIONS", "REDIS_KEY_PREFIX")},
     "CACHE_TTL": "CACHE_TTL",
     # Request pipeline and operations (parsed in ``settings.operations``).
     **{name: name for name in operations.ENV_NAMES},
-    # RabbitMQ (see docs/rabbitmq.md); RABBIT_* are the tutorial's names.
+    # RabbitMQ (see README "RabbitMQ"); RABBIT_* are the tutorial's names.
     **{name: name for name in ("AMQP_URL", "RABBIT_USER", "RABBIT_PASSWORD", "RABBIT_HOST", "RABBIT_PORT")},
     "WDTEST_EVENTS_EXCHANGE": "WDTEST_EVENTS_EXCHANGE",
 }
@@ -70,7 +70,7 @@ class Config:
     RESTX_INCLUDE_ALL_MODELS = True
     SWAGGER_UI_DOC_EXPANSION = "list"
 
-    # Redis; see docs/redis.md. Timeouts well under a second: an outage costs milliseconds.
+    # Redis; see README "Redis". Timeouts well under a second: an outage costs milliseconds.
     REDIS_URL = "redis://127.0.0.1:6379/0"
     REDIS_PASSWORD: str | None = None  # used when REDIS_URL carries none
     REDIS_MAX_CONNECTIONS = 10  # per process (gunicorn worker)
@@ -82,7 +82,7 @@ class Config:
     REDIS_WARN_INTERVAL = 60.0  # at most one outage warning per process per interval
     CACHE_TTL = 300  # seconds a cached record lives; 0 turns the read cache off
 
-    # Request pipeline and operations; see docs/operations.md.
+    # Request pipeline and operations; see README "Request pipeline and operations".
     API_KEYS: tuple[str, ...] = ()  # comma list; API_KEYS_FILE adds one key per line
     API_KEYS_FILE: str | None = None
     API_READ_AUTH = False  # reads need a key too
@@ -96,7 +96,7 @@ class Config:
     CORS_ORIGINS: tuple[str, ...] = ()
     TRUSTED_PROXIES = 0  # proxy hops whose X-Forwarded-* headers are believed
 
-    # RabbitMQ; see docs/rabbitmq.md. AMQP_URL wins; unset, it is built from RABBIT_*.
+    # RabbitMQ; see README "RabbitMQ". AMQP_URL wins; unset, it is built from RABBIT_*.
     AMQP_URL: str | None = None
     RABBIT_USER = "guest"
     RABBIT_PASSWORD = "guest"
@@ -105,6 +105,7 @@ class Config:
     AMQP_HEARTBEAT = 60  # seconds; the broker may negotiate it lower
     AMQP_CONNECT_TIMEOUT = 1.5  # seconds for TCP + AMQP handshake: a down broker is a 503 in < 2 s
     AMQP_BLOCKED_TIMEOUT = 10  # seconds a connection may stay blocked by a broker resource alarm
+    AMQP_OPERATION_TIMEOUT = 3  # seconds one broker operation may take before its connection is cut
     AMQP_PIKA_LOG_LEVEL = "CRITICAL"  # pika's own logger; the app logs broker failures itself
     WDTEST_EVENTS_EXCHANGE = "wdtest.events"  # durable topic exchange; routing key = event type
     OUTBOX_BATCH_SIZE = 100  # events the relay claims per transaction

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import select
 import socket
 import threading
+import time
 import uuid
 
 import pika
@@ -31,6 +33,13 @@ def dead_url() -> str:
         sock.bind((HOST, 0))
         port = sock.getsockname()[1]
     return f"amqp://guest:guest@{HOST}:{port}/%2F"
+
+
+@contextlib.contextmanager
+def silent_url():
+    """An AMQP URL on a loopback port that accepts TCP connections but never answers."""
+    with socket.create_server((HOST, 0), backlog=16) as listener:  # the kernel completes connects
+        yield f"amqp://guest:guest@{HOST}:{listener.getsockname()[1]}/%2F"
 
 
 class Broker:
@@ -91,7 +100,8 @@ class Broker:
 
 class Proxy:
     """A loopback TCP proxy to the broker. ``drop()`` cuts every open link (as a broker
-    restart does) while new ones still connect; ``stop()`` also stops listening."""
+    restart does) while new ones still connect; ``freeze()`` stops forwarding but keeps
+    the links open (a broker that hangs); ``stop()`` also stops listening."""
 
     def __init__(self, target=(HOST, PORT)):
         self.target = target
@@ -100,6 +110,7 @@ class Proxy:
         self.url = f"amqp://guest:guest@{HOST}:{self.port}/%2F"
         self.links: list[tuple[socket.socket, socket.socket]] = []
         self.lock = threading.Lock()
+        self.frozen = threading.Event()
         self.threads = [threading.Thread(target=self._accept, daemon=True)]
         self.threads[0].start()
 
@@ -116,11 +127,13 @@ class Proxy:
             self.threads.append(thread)
             thread.start()
 
-    @staticmethod
-    def _pump(a: socket.socket, b: socket.socket) -> None:
+    def _pump(self, a: socket.socket, b: socket.socket) -> None:
         peers = {a: b, b: a}
         try:
             while True:
+                if self.frozen.is_set():
+                    time.sleep(0.05)
+                    continue
                 readable, _, _ = select.select([a, b], [], [], 0.2)
                 for sock in readable:
                     data = sock.recv(65536)
@@ -132,6 +145,9 @@ class Proxy:
         finally:
             a.close()
             b.close()
+
+    def freeze(self) -> None:
+        self.frozen.set()
 
     def drop(self) -> None:
         with self.lock:

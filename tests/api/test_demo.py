@@ -42,8 +42,11 @@ def test_regex_converter_rejects_other_segments(http, segment):
 
 def test_regex_converter_builds_urls(sqlite_app):
     with sqlite_app.test_request_context():
-        assert url_for("demo_index", index_id=5) == "/api/v1/demo/index/5"
         assert url_for("demo_index", index_id=123) == "/api/v1/demo/index/123"
+        assert sqlite_app.test_client().get(url_for("demo_index", index_id=123)).status_code == 200
+        # A value the route would not match is refused rather than built into a 404 URL.
+        with pytest.raises(ValueError):
+            url_for("demo_index", index_id=5)
 
 
 def test_regex_route_is_documented(http):

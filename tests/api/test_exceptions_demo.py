@@ -37,7 +37,7 @@ def test_abort_known_codes(http, code):
     assert body["title"] == default_exceptions[code]().name
 
 
-@pytest.mark.parametrize("code", [200, 302, 399, 419, 600, 99999])
+@pytest.mark.parametrize("code", [200, 302, 399, 419, 600, 99999, -1, -404])
 def test_abort_unknown_codes_are_400(http, code):
     body = assert_problem(http.get(f"/api/v1/exceptions/abort/{code}"), 400)
     assert str(code) in body["detail"]
@@ -79,3 +79,10 @@ def test_swagger_documents_the_error_responses(http):
     assert paths["/exceptions/divide"]["get"]["responses"]["400"]["schema"]["$ref"] == "#/definitions/Problem"
     assert "500" in paths["/exceptions/crash"]["get"]["responses"]
     assert "429" in paths["/exceptions/custom"]["get"]["responses"]
+
+
+def test_abort_405_and_401_carry_their_required_headers(sqlite_app):
+    client = sqlite_app.test_client()
+    assert client.get("/api/v1/exceptions/abort/405").headers["Allow"] == "GET"
+    challenge = client.get("/api/v1/exceptions/abort/401").headers["WWW-Authenticate"]
+    assert challenge.lower().startswith("apikey")  # auth schemes are case-insensitive

@@ -149,3 +149,31 @@ def test_sigterm_drains_in_flight_requests(server):
     assert server.wait(timeout=30) == 0
     with pytest.raises(OSError):
         get(server.port, "/healthz", timeout=2)
+
+
+def test_a_refused_configuration_stops_gunicorn(tmp_path):
+    # The app refuses production without SECRET_KEY; gunicorn must exit, not respawn workers forever.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("APP_") and k != "SECRET_KEY"}
+    env.update(
+        APP_ENV="prod",
+        BIND=f"127.0.0.1:{free_port()}",
+        WEB_CONCURRENCY="1",
+        GUNICORN_CONTROL_SOCKET="off",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'refused.sqlite3'}",
+    )
+    proc = subprocess.Popen(
+        [str(GUNICORN), "-c", "gunicorn.conf.py", "run:app"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        output, _ = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        output, _ = proc.communicate()
+        pytest.fail(f"gunicorn kept running with a refused configuration:\n{output[-2000:]}")
+    assert proc.returncode != 0
+    assert output.count("refusing to start") == 1 and "SECRET_KEY" in output

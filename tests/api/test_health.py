@@ -1,14 +1,15 @@
 """Liveness and readiness against the real local services, and with them down."""
 
+import shutil
+import subprocess
 import time
 
 import pytest
 
 from extensions import db
 from factory import create_app
-from services import health
-from tests.conftest import need, reachable
-from tests.ops_support import dead_port
+from tests.conftest import _make_app, need, reachable
+from tests.ops_support import dead_port, free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
@@ -81,10 +82,50 @@ def test_required_rabbitmq_down_is_503(http):
     assert response.status_code == 503 and response.get_json()["rabbitmq"] == "down"
 
 
-def test_empty_urls_are_disabled(app_ctx):
-    # The view passes REDIS_URL/AMQP_URL as configured; an empty one turns the probe off.
-    results = health.check(engine=db.engine, redis_url="", amqp_url=None, timeout=1.0)
-    assert results == {"database": "ok", "redis": "disabled", "rabbitmq": "disabled"}
+@pytest.fixture
+def redis_with_password(tmp_path):
+    """A private redis-server on a free loopback port that requires a password."""
+    if shutil.which("redis-server") is None:
+        need("redis-server is not installed")
+    port = free_port()
+    args = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--requirepass", "pw-ready"]
+    server = subprocess.Popen([*args, "--save", "", "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 5
+        while not reachable("127.0.0.1", port) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.terminate()
+        server.wait(timeout=5)
+
+
+def test_readiness_uses_redis_password(sqlite_url, redis_with_password):
+    # REDIS_PASSWORD applies to the probe as to the app's pool (the URL carries none).
+    config = {"REDIS_URL": redis_with_password, "REDIS_PASSWORD": "pw-ready", "READY_REQUIRES": "redis"}
+    apps = _make_app(sqlite_url, config)
+    app = next(apps)
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 200 and response.get_json()["redis"] == "ok"
+    next(apps, None)
+
+
+def test_disabled_dependencies_are_reported_and_answer_503(sqlite_url):
+    """REDIS_URL empty, and AMQP_URL and RABBIT_HOST empty: the app runs without them."""
+    apps = _make_app(sqlite_url, {"REDIS_URL": "", "AMQP_URL": "", "RABBIT_HOST": ""})
+    app = next(apps)
+    client = app.test_client()
+    body = client.get("/readyz").get_json()
+    assert (body["database"], body["redis"], body["rabbitmq"]) == ("ok", "disabled", "disabled")
+    # Records work without the cache and with events left in the outbox.
+    assert client.post("/api/v1/wdtests", json={"id": "d", "name": "x"}).status_code == 201
+    assert client.get("/api/v1/wdtests/d").headers["X-Cache"] == "MISS"
+    assert client.patch("/api/v1/wdtests/d", json={"age": 3}).status_code == 200
+    assert client.get("/api/v1/wdtests/d").get_json()["age"] == 3
+    for response in (client.get("/api/v1/redis/ping"), client.get("/api/v1/rabbitmq/queues/q")):
+        assert response.status_code == 503
+        assert "disabled" in response.get_json()["detail"]
+    next(apps, None)
 
 
 def test_database_down_is_503():

@@ -131,6 +131,15 @@ def test_publish_rejects_bad_bodies(rclient, body, field):
     assert_problem(rclient.post(f"{URL}/{unique()}/messages", json=body), 400, field)
 
 
+@pytest.mark.parametrize("raw", ['{"body": NaN}', '{"body": [1e999]}', '{"body": {"x": -Infinity}}'])
+def test_publish_rejects_nan_and_infinity(rclient, broker, raw):
+    # Python's JSON parser accepts them; they are not JSON and must not reach a queue.
+    name = broker.queue(durable=True)
+    response = rclient.post(f"{URL}/{name}/messages", data=raw, content_type="application/json")
+    assert_problem(response, 400, "body")
+    assert broker.drain(name) == []
+
+
 def test_publish_and_get_on_a_missing_queue_are_404(rclient):
     name = unique("missing")
     assert (

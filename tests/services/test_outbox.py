@@ -14,7 +14,7 @@ from models import OutboxEvent
 from services import outbox, wdtests
 from services.errors import Conflict, Unavailable
 from tests.conftest import _make_app
-from tests.rabbit import dead_url, unique
+from tests.rabbit import dead_url, silent_url, unique
 
 
 @pytest.fixture
@@ -141,6 +141,16 @@ def test_relay_command_fails_when_the_broker_is_down(database_url):
             assert outbox.get_pending_count() == 1
 
 
+def test_relay_command_fails_cleanly_when_the_broker_never_answers(database_url):
+    with silent_url() as url, temp_app(database_url, AMQP_URL=url) as app:
+        with app.app_context():
+            wdtests.create(data={"name": "x"})
+        result = app.test_cli_runner().invoke(args=["outbox", "relay", "--once"])
+        assert result.exit_code == 1 and "unavailable" in result.output, result.output
+        with app.app_context():
+            assert outbox.get_pending_count() == 1
+
+
 def test_two_relays_at_once_do_not_send_an_event_twice(app, broker, exchange):
     queue = broker.bind_events(exchange)
     with app.app_context():
@@ -173,3 +183,28 @@ def test_two_relays_at_once_do_not_send_an_event_twice(app, broker, exchange):
     received = broker.drain(queue)
     assert sum(sent) == total
     assert len(received) == total and len({b["id"] for _, b in received}) == total
+
+
+def test_the_relay_loop_outlives_an_unexpected_error(app, broker, exchange, monkeypatch):
+    """Nothing restarts the relay beside gunicorn: a bug in one batch must not end it."""
+    import os
+    import signal
+
+    queue = broker.bind_events(exchange)
+    with app.app_context():
+        wdtests.create(data={"id": "survivor", "name": "x"})
+    real_relay, calls = outbox.relay, []
+
+    def flaky_relay(**kwargs):
+        calls.append(kwargs)
+        if len(calls) == 1:
+            raise RuntimeError("a bug in one batch")
+        sent = real_relay(**kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)  # the relay's own handler: stop after this batch
+        return sent
+
+    monkeypatch.setattr(outbox, "relay", flaky_relay)
+    result = app.test_cli_runner().invoke(args=["outbox", "relay", "--interval", "0.01"])
+    assert result.exit_code == 0, result.output
+    assert "relayed 1 events" in result.output
+    assert [body["type"] for _, body in broker.drain(queue)] == ["wdtest.created"]

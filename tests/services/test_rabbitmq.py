@@ -10,7 +10,7 @@ from extensions import amqp
 from services import rabbitmq
 from services.errors import Conflict, InvalidInput, NotFound, Unavailable
 from tests.conftest import _make_app
-from tests.rabbit import Proxy, dead_url, require_broker, unique
+from tests.rabbit import Proxy, dead_url, require_broker, silent_url, unique
 
 
 @pytest.fixture
@@ -127,6 +127,14 @@ def test_non_json_bodies_come_back_as_text_or_base64(ctx, broker):
     assert (binary["body"], binary["body_encoding"]) == ("/wA=", "base64")
 
 
+def test_a_body_with_nan_comes_back_as_text(ctx, broker):
+    # Another publisher's NaN must not make the API answer invalid JSON.
+    name = broker.queue(durable=True)
+    broker.channel.basic_publish("", name, b'{"x": NaN}')
+    (message,) = rabbitmq.get_messages(name=name)
+    assert (message["body"], message["body_encoding"]) == ('{"x": NaN}', "text")
+
+
 def test_a_failure_while_building_the_list_leaves_every_message_on_the_queue(ctx, broker, monkeypatch):
     name = broker.queue(durable=True)
     for i in range(3):
@@ -162,6 +170,16 @@ def test_broker_down_is_unavailable_promptly(dead):
     with pytest.raises(Unavailable):
         rabbitmq.get(name="queuetest2")
     assert time.monotonic() - started < 2
+
+
+def test_a_broker_that_never_answers_the_handshake_is_unavailable_promptly(sqlite_url):
+    # pika reports a handshake timeout as a connector error, not an AMQPError.
+    with silent_url() as url:
+        for _app in app_with_broker_at(sqlite_url, url):
+            started = time.monotonic()
+            with pytest.raises(Unavailable):
+                rabbitmq.get(name="queuetest2")
+            assert time.monotonic() - started < 2
 
 
 def test_a_dropped_connection_is_detected_and_reopened(proxied, proxy, broker):
@@ -212,6 +230,24 @@ def test_broker_gone_after_connecting_is_unavailable_promptly(proxied, proxy, br
     with pytest.raises(Unavailable):
         rabbitmq.get(name=name)
     assert time.monotonic() - started < 2
+
+
+def test_a_broker_that_hangs_mid_operation_is_unavailable_not_a_hang(proxied, proxy, broker):
+    name = broker.queue(durable=True)
+    rabbitmq.get(name=name)  # a cached connection, open and healthy
+    proxy.freeze()  # the broker stops answering; the TCP links stay open
+    timeout = proxied.config["AMQP_OPERATION_TIMEOUT"]
+    started = time.monotonic()
+    with pytest.raises(Unavailable):
+        rabbitmq.get(name=name)
+    # The operation's deadline, then one reconnect attempt that times out too.
+    assert time.monotonic() - started < timeout + proxied.config["AMQP_CONNECT_TIMEOUT"] + 2
+
+
+def test_operations_within_the_deadline_are_untouched(proxied, broker):
+    name = broker.queue(durable=True)
+    for _ in range(3):
+        assert rabbitmq.get(name=name).name == name
 
 
 def test_each_thread_has_its_own_connection(ctx, broker):
