@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from flask import Request, request
 from marshmallow import Schema, ValidationError
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from services.errors import InvalidInput
 
 
 class APIRequest(Request):
+    def get_data(self, cache=True, as_text=False, parse_form_data=False):
+        data = super().get_data(cache=cache, parse_form_data=parse_form_data)
+        limit = self.max_content_length
+        if self.content_length is None and limit is not None and len(data) >= limit:
+            # Without a Content-Length (chunked), werkzeug stops at the limit and returns
+            # what it read: one byte more means the body was too large, not truncated JSON.
+            if self.environ["wsgi.input"].read(1):
+                raise RequestEntityTooLarge()
+        return data.decode(errors="replace") if as_text else data
+
     def get_json(self, *args, **kwargs):
         try:
             return super().get_json(*args, **kwargs)

@@ -28,14 +28,31 @@ def encode_default(o):
     raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
 
 
+def _reject_duplicate_keys(pairs):
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen = set()
+        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))
+        # A ValueError: Flask answers 400 "not valid JSON", as for any malformed body.
+        raise ValueError(f"duplicate key {duplicate!r}")
+    return obj
+
+
 class JSONProvider(DefaultJSONProvider):
     ensure_ascii = False
     sort_keys = False
+    compact = True  # the same bytes in development as in production, and as RESTX sends
     default = staticmethod(encode_default)
+
+    def loads(self, s, **kwargs):
+        # The last of two equal keys would win silently; like a repeated query parameter, refuse it.
+        kwargs.setdefault("object_pairs_hook", _reject_duplicate_keys)
+        return super().loads(s, **kwargs)
 
 
 # Flask-RESTX serializes with the standard library json and these keyword arguments.
-RESTX_JSON = {"default": encode_default, "ensure_ascii": False, "separators": (",", ":")}
+# indent=None: RESTX would indent in debug mode only.
+RESTX_JSON = {"default": encode_default, "ensure_ascii": False, "separators": (",", ":"), "indent": None}
 
 
 class JSONResponse(Response):

@@ -33,7 +33,7 @@ class Conflict(DomainError):
 
 class PayloadTooLarge(DomainError):
     status = 413
-    title = "Content Too Large"
+    title = "Request Entity Too Large"  # as werkzeug names Flask's own 413
 
 
 class Unavailable(DomainError):

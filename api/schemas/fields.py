@@ -3,8 +3,20 @@
 import re
 
 from marshmallow import ValidationError, fields
+from marshmallow.validate import Regexp
 
 _INTEGER = re.compile(r"-?[0-9]+")
+# The widest integer every backend can bind (SQLite's INTEGER is 64-bit signed).
+QUERY_INT_MIN, QUERY_INT_MAX = -(2**63), 2**63 - 1
+
+
+class FullMatch(Regexp):
+    """``Regexp`` over the whole value: ``re.match`` with ``$`` lets a trailing newline through."""
+
+    def __call__(self, value):
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
 
 
 class Text(fields.String):
@@ -37,7 +49,10 @@ class QueryInteger(fields.Integer):
     def _validated(self, value):
         if isinstance(value, str) and not _INTEGER.fullmatch(value):
             raise self.make_error("invalid", input=value)
-        return super()._validated(value)
+        value = super()._validated(value)
+        if not QUERY_INT_MIN <= value <= QUERY_INT_MAX:
+            raise ValidationError(f"Must be between {QUERY_INT_MIN} and {QUERY_INT_MAX}.")
+        return value
 
 
 class DelimitedList(fields.List):

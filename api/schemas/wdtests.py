@@ -1,21 +1,24 @@
 """Wdtest schemas, named by direction: Create/Update in, Out/Page out, Query for the list."""
 
 from marshmallow import RAISE, Schema, fields
-from marshmallow.validate import Length, OneOf, Range, Regexp
+from marshmallow.validate import Length, OneOf, Range
 
-from api.schemas.fields import DelimitedList, QueryInteger, StrictInteger, Text
+from api.schemas.fields import DelimitedList, FullMatch, QueryInteger, StrictInteger, Text
 from models.wdtest import AGE_MAX, AGE_MIN, ID_MAX_LENGTH, NAME_MAX_LENGTH
 from services.wdtests import SORTABLE
 
-ID_PATTERN = rf"^[A-Za-z0-9._~-]{{1,{ID_MAX_LENGTH}}}$"
-ID_RULE = f"1-{ID_MAX_LENGTH} characters from [A-Za-z0-9._~-]"
+# "." and ".." are excluded: clients collapse them as path segments, so such a record
+# could never be read back at /wdtests/<id>.
+ID_PATTERN = rf"^(?!\.\.?$)[A-Za-z0-9._~-]{{1,{ID_MAX_LENGTH}}}$"
+ID_RULE = f"1-{ID_MAX_LENGTH} characters from [A-Za-z0-9._~-], not '.' or '..'"
 FILTER_MAX_LENGTH = 100
 LIST_MAX_ITEMS = 100
+PAGE_MAX = 10**9  # keeps the offset within what every backend can bind
 
 
 def record_id(description: str = ID_RULE) -> fields.String:
     return fields.String(
-        validate=Regexp(ID_PATTERN, error=f"Must be {ID_RULE}."),
+        validate=FullMatch(ID_PATTERN, error=f"Must be {ID_RULE}."),
         metadata={"description": description, "example": "3"},
     )
 
@@ -84,7 +87,11 @@ class WdtestQuery(Schema):
     class Meta:
         unknown = RAISE
 
-    page = QueryInteger(load_default=1, validate=Range(min=1), metadata={"description": "Page, from 1"})
+    page = QueryInteger(
+        load_default=1,
+        validate=Range(min=1, max=PAGE_MAX),
+        metadata={"description": f"Page, 1-{PAGE_MAX}"},
+    )
     per_page = QueryInteger(
         load_default=20, validate=Range(min=1, max=100), metadata={"description": "Page size, 1-100"}
     )
@@ -98,7 +105,7 @@ class WdtestQuery(Schema):
     )
     id = record_id("id equals")
     id__in = DelimitedList(
-        fields.String(validate=Regexp(ID_PATTERN, error=f"Must be {ID_RULE}.")),
+        fields.String(validate=FullMatch(ID_PATTERN, error=f"Must be {ID_RULE}.")),
         validate=Length(min=1, max=LIST_MAX_ITEMS),
         metadata={"description": "id is one of (comma-separated)"},
     )

@@ -1,5 +1,7 @@
 """HTTP behaviour of /api/v1/wdtests: status codes, headers, bodies, errors."""
 
+import io
+
 import pytest
 
 URL = "/api/v1/wdtests"
@@ -124,6 +126,7 @@ def test_delete_then_404(client):
         ({"id": "has space", "name": "ok"}, "id"),
         ({"id": "x" * 101, "name": "ok"}, "id"),
         ({"id": "", "name": "ok"}, "id"),
+        ({"id": "abc\n", "name": "ok"}, "id"),
     ],
 )
 def test_invalid_body_is_400_naming_the_field(client, body, field):
@@ -181,8 +184,58 @@ def test_body_over_max_content_length_is_413(client):
     assert client.get(URL).get_json()["total"] == 0
 
 
+@pytest.mark.parametrize("size", [1024 * 1024 + 1, 2 * 1024 * 1024])
+def test_chunked_body_over_max_content_length_is_413_not_truncated(client, size):
+    # No Content-Length (chunked): werkzeug stops reading at the limit; the rest must not
+    # be dropped silently and the truncated JSON reported as malformed (400).
+    body = ('{"name": "' + "x" * size + '"}').encode()
+    response = client.post(
+        URL,
+        input_stream=io.BytesIO(body),
+        content_type="application/json",
+        headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert_problem(response, 413)
+
+
+def test_chunked_body_within_max_content_length_is_read(client):
+    response = client.post(
+        URL,
+        input_stream=io.BytesIO(b'{"id": "chunked", "name": "x"}'),
+        content_type="application/json",
+        headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert response.status_code == 201, response.get_json()
+
+
 def test_deeply_nested_json_is_400_not_500(client):
     body = assert_problem(
         client.post(URL, data="[" * 100_000 + "]" * 100_000, content_type="application/json"), 400
     )
     assert "nested" in body["detail"]
+
+
+@pytest.mark.parametrize("record_id", [".", ".."])
+def test_dot_segment_ids_are_refused(client, record_id):
+    # A client would collapse /wdtests/.. into /wdtests: such a record could never be read.
+    assert_problem(client.post(URL, json={"id": record_id, "name": "x"}), 400, "id")
+    assert create(client, id="...", name="x")["id"] == "..."
+
+
+def test_duplicate_keys_in_a_body_are_400(client):
+    response = client.post(URL, data='{"name": "x", "name": "y"}', content_type="application/json")
+    body = assert_problem(response, 400)
+    assert "duplicate key 'name'" in body["detail"]
+    assert client.get(URL).get_json()["total"] == 0
+
+
+def test_json_is_compact_in_development_too(sqlite_url):
+    from tests.conftest import _make_app
+
+    apps = _make_app(sqlite_url, {"DEBUG": True})
+    client = next(apps).test_client()
+    assert client.post(URL, json={"id": "c", "name": "x"}).data.startswith(b'{"id":"c","name":"x"')
+    assert client.get(f"{URL}/nope").data.startswith(b'{"type":"about:blank","title":"Not Found"')
+    next(apps, None)
