@@ -50,23 +50,22 @@ def _invalid(where: str, err: ValidationError) -> InvalidInput:
     return InvalidInput(f"Invalid {where}: {', '.join(map(str, messages))}.", _flatten(messages))
 
 
-def load_body(schema: Schema, **kwargs) -> dict:
+def _load_body(schema: Schema, data) -> dict:
+    try:
+        return schema.load(data)
+    except ValidationError as err:
+        raise _invalid("request body", err) from None
+
+
+def load_body(schema: Schema) -> dict:
     """The JSON body loaded by ``schema``. Flask answers 415 for a non-JSON
     content type and 400 for malformed JSON before we get here."""
-    try:
-        return schema.load(request.get_json(), **kwargs)
-    except ValidationError as err:
-        raise _invalid("request body", err) from None
+    return _load_body(schema, request.get_json())
 
 
-def load_optional_body(schema: Schema, **kwargs) -> dict:
+def load_optional_body(schema: Schema) -> dict:
     """Like ``load_body``, but an empty body (with any content type or none) loads as ``{}``."""
-    if request.get_data(cache=True):
-        return load_body(schema, **kwargs)
-    try:
-        return schema.load({}, **kwargs)
-    except ValidationError as err:
-        raise _invalid("request body", err) from None
+    return _load_body(schema, request.get_json() if request.get_data(cache=True) else {})
 
 
 def load_query(schema: Schema) -> dict:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from redis.commands.core import Script
 from redis.exceptions import RedisError
 
 from extensions import redis_store
@@ -33,24 +34,31 @@ FORMAT = 1
 GENERATION_TTL = 24 * 3600
 PENDING_MAX = 10_000
 
+# Built once, run by EVALSHA: redis-py reloads a script Redis has lost (a restart).
 # KEYS: entry, generation. ARGV: generation seen ("" for none), body, ttl.
-_FILL = """
+_FILL = Script(
+    None,
+    b"""
 if (redis.call('GET', KEYS[2]) or '') == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
   return 1
 end
 return 0
-"""
+""",
+)
 
 # Shared generation: KEYS: entry, generation. ARGV: generation seen, body, ttl.
-_FILL_STAMPED = """
+_FILL_STAMPED = Script(
+    None,
+    b"""
 local seen = redis.call('GET', KEYS[2]) or ''
 if seen == ARGV[1] then
   redis.call('SET', KEYS[1], seen .. '|' .. ARGV[2], 'EX', ARGV[3])
   return 1
 end
 return 0
-"""
+""",
+)
 
 
 def _keys(state: RedisState, kind: str, ident: str | None) -> tuple[str | None, str]:
@@ -71,6 +79,8 @@ def _bump(state: RedisState, items: Iterable[tuple[str, str | None]]) -> None:
 
 
 def _flush_pending(state: RedisState) -> None:
+    if not state.pending:  # the usual case: no lock taken on the read path
+        return
     with state.pending_lock:
         items = list(state.pending)
     if items:
@@ -109,8 +119,8 @@ def read_through(
             return body, True
     body = load()
     try:
-        script = _FILL_STAMPED if shared else _FILL
-        state.client.eval(script, 2, entry, generation, seen, body, state.cache_ttl)
+        fill = _FILL_STAMPED if shared else _FILL
+        fill(keys=(entry, generation), args=(seen, body, state.cache_ttl), client=state.client)
     except RedisError as exc:
         state.failed(exc)
     return body, False

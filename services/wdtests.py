@@ -35,21 +35,21 @@ OPERATORS = {
     "contains": lambda col, v: col.contains(v, autoescape=True),
     "like": lambda col, v: col.like(v, escape="\\"),
 }
-SORTABLE = {"id": Wdtest.id, "name": Wdtest.name, "age": Wdtest.age}
-FILTERABLE = {"id": Wdtest.id, "name": Wdtest.name, "age": Wdtest.age}
+# The columns clients may filter and sort on.
+COLUMNS = {"id": Wdtest.id, "name": Wdtest.name, "age": Wdtest.age}
 WRITABLE = ("name", "age")
 
 
 def _condition(key: str, value: Any):
     field, _, op = key.partition("__")
-    return OPERATORS[op or "eq"](FILTERABLE[field], value)
+    return OPERATORS[op or "eq"](COLUMNS[field], value)
 
 
 def _order_by(sort: Iterable[str]):
     clauses, seen = [], set()
     for item in sort:
         name = item.lstrip("-")
-        column = SORTABLE[name]
+        column = COLUMNS[name]
         clauses.append(column.desc() if item.startswith("-") else column.asc())
         seen.add(name)
     if "id" not in seen:

@@ -13,6 +13,7 @@ import uuid
 import pika
 
 from tests.conftest import need, reachable
+from tests.ops_support import dead_port
 
 HOST, PORT = "127.0.0.1", 5672
 URL = f"amqp://guest:guest@{HOST}:{PORT}/%2F"
@@ -29,10 +30,7 @@ def unique(prefix: str = "test") -> str:
 
 def dead_url() -> str:
     """An AMQP URL on a loopback port nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port = sock.getsockname()[1]
-    return f"amqp://guest:guest@{HOST}:{port}/%2F"
+    return f"amqp://guest:guest@{HOST}:{dead_port()}/%2F"
 
 
 @contextlib.contextmanager

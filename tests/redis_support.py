@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 import uuid
 
 import redis
+
+from tests.ops_support import free_port
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 SESSION_PREFIX = f"wdapi-test-{uuid.uuid4().hex[:12]}-"
@@ -43,12 +44,6 @@ def delete_keys(url: str, pattern: str) -> int:
 
 def cleanup_session_keys() -> int:
     return delete_keys(TEST_REDIS_URL, f"{SESSION_PREFIX}*")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class RedisServer:

@@ -5,7 +5,7 @@ from marshmallow.validate import Length, OneOf, Range
 
 from api.schemas.fields import DelimitedList, FullMatch, QueryInteger, StrictInteger, Text
 from models.wdtest import AGE_MAX, AGE_MIN, ID_MAX_LENGTH, NAME_MAX_LENGTH
-from services.wdtests import SORTABLE
+from services.wdtests import COLUMNS
 
 # "." and ".." are excluded: clients collapse them as path segments, so such a record
 # could never be read back at /wdtests/<id>.
@@ -14,11 +14,12 @@ ID_RULE = f"1-{ID_MAX_LENGTH} characters from [A-Za-z0-9._~-], not '.' or '..'"
 FILTER_MAX_LENGTH = 100
 LIST_MAX_ITEMS = 100
 PAGE_MAX = 10**9  # keeps the offset within what every backend can bind
+VALID_ID = FullMatch(ID_PATTERN, error=f"Must be {ID_RULE}.")
 
 
 def record_id(description: str = ID_RULE) -> fields.String:
     return fields.String(
-        validate=FullMatch(ID_PATTERN, error=f"Must be {ID_RULE}."),
+        validate=VALID_ID,
         metadata={"description": description, "example": "3"},
     )
 
@@ -78,7 +79,7 @@ def _int_filter(description: str) -> QueryInteger:
     return QueryInteger(metadata={"description": description})
 
 
-SORT_CHOICES = [prefix + name for name in SORTABLE for prefix in ("", "-")]
+SORT_CHOICES = [prefix + name for name in COLUMNS for prefix in ("", "-")]
 
 
 class WdtestQuery(Schema):
@@ -105,7 +106,7 @@ class WdtestQuery(Schema):
     )
     id = record_id("id equals")
     id__in = DelimitedList(
-        fields.String(validate=FullMatch(ID_PATTERN, error=f"Must be {ID_RULE}.")),
+        fields.String(validate=VALID_ID),
         validate=Length(min=1, max=LIST_MAX_ITEMS),
         metadata={"description": "id is one of (comma-separated)"},
     )
