@@ -7,6 +7,7 @@ maps every setting to the tutorial's list of gunicorn options.
 import importlib
 import multiprocessing
 import os
+import signal
 import sys
 
 
@@ -78,3 +79,10 @@ logconfig_dict = {
         },
     },
 }
+
+
+def post_worker_init(worker):
+    # A terminal's Ctrl-C reaches the workers as well as the arbiter, which then sends
+    # each worker SIGQUIT: gthread's quit handler deadlocks if it runs twice (it was seen
+    # holding a worker until graceful_timeout). The arbiter's SIGQUIT is enough.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -53,6 +53,7 @@ def server(tmp_path):
         env=env,
         stdout=output,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group, as in a terminal
     )
     deadline = time.monotonic() + 30
     while True:
@@ -149,6 +150,20 @@ def test_sigterm_drains_in_flight_requests(server):
     assert server.wait(timeout=30) == 0
     with pytest.raises(OSError):
         get(server.port, "/healthz", timeout=2)
+
+
+def test_ctrl_c_to_the_process_group_stops_every_process_promptly(server):
+    """A terminal's Ctrl-C reaches the workers too, while the arbiter also tells them to quit."""
+    for _ in range(8):  # every worker has served requests on its thread pool
+        assert get(server.port, "/healthz")[0] == 200
+    pgid = os.getpgid(server.pid)
+    started = time.monotonic()
+    os.killpg(pgid, signal.SIGINT)
+    server.wait(timeout=30)
+    assert time.monotonic() - started < 10  # not the graceful timeout (15 s) of a stuck worker
+    time.sleep(0.5)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(pgid, 0)  # no worker left behind
 
 
 def test_a_refused_configuration_stops_gunicorn(tmp_path):
