@@ -108,6 +108,8 @@ def require_api_key():
 
 
 def add_response_headers(response):
+    if response.status_code == 204:
+        response.headers.remove("Content-Type")  # no content, so no content type
     request_id = g.get("request_id")
     if request_id:
         response.headers[REQUEST_ID_HEADER] = request_id
