@@ -4,7 +4,8 @@ import re
 
 import pytest
 
-from tests.api.test_wdtests_crud import URL, assert_problem
+from tests.helpers.builders import WDTESTS_URL as URL
+from tests.helpers.problems import assert_problem
 
 PEOPLE = [
     ("1", "wade", 20),

@@ -1,68 +1,40 @@
 """The cache under real gunicorn with several workers: no stale read after a write returns."""
 
-import http.client
 import json
-import os
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import need, reachable
-from tests.redis_support import TEST_REDIS_URL, delete_keys, free_port, redis_test_prefix
-
-ROOT = Path(__file__).resolve().parents[2]
-GUNICORN = Path(sys.executable).with_name("gunicorn")
+from tests.helpers.gunicorn import Gunicorn
+from tests.helpers.live import request
+from tests.helpers.redis_support import TEST_REDIS_URL, delete_keys, redis_test_prefix, require_test_redis
 
 
 def call(port: int, method: str, path: str, body=None):
     # A fresh connection per request, so requests spread over the workers.
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        conn.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
-        response = conn.getresponse()
-        return response.status, response.getheader("X-Cache"), response.read()
-    finally:
-        conn.close()
+    response = request(port, method, path, body, timeout=10)
+    return response.status, response.header("X-Cache"), response.body
 
 
 @pytest.fixture
-def server(sqlite_url):
-    port = int(TEST_REDIS_URL.rsplit(":", 1)[1].split("/")[0])
-    if not reachable("127.0.0.1", port):
-        need(f"Redis at {TEST_REDIS_URL} (TEST_REDIS_URL) is not reachable")
+def server(sqlite_url, tmp_path):
+    require_test_redis()
     prefix = redis_test_prefix()
-    port = free_port()
-    env = {
-        **os.environ,
-        "APP_ENV": "test",
-        "DATABASE_URL": sqlite_url,
-        "REDIS_URL": TEST_REDIS_URL,
-        "REDIS_KEY_PREFIX": prefix,
-        "BIND": f"127.0.0.1:{port}",
-        "WEB_CONCURRENCY": "3",
-        "GUNICORN_ACCESSLOG": "",
-        "LOG_LEVEL": "WARNING",
-    }
-    process = subprocess.Popen(
-        [str(GUNICORN), "-c", "gunicorn.conf.py", "run:app"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    server = Gunicorn(
+        tmp_path / "gunicorn.out",
+        app="run:app",
+        APP_ENV="test",
+        DATABASE_URL=sqlite_url,
+        REDIS_URL=TEST_REDIS_URL,
+        REDIS_KEY_PREFIX=prefix,
+        WEB_CONCURRENCY="3",
+        GUNICORN_ACCESSLOG="",
+        LOG_LEVEL="WARNING",
     )
     try:
-        deadline = time.monotonic() + 20
-        while not reachable("127.0.0.1", port, timeout=0.2):
-            assert process.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
-            time.sleep(0.1)
-        yield port
+        server.wait_ready(timeout=20)
+        yield server.port
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        server.stop()
         delete_keys(TEST_REDIS_URL, f"{prefix}*")
 
 

@@ -1,4 +1,4 @@
-"""Helpers for the operations tests: ports on loopback and problem assertions."""
+"""Loopback ports: free ones to listen on, dead ones nothing listens on, and a reachability probe."""
 
 from __future__ import annotations
 
@@ -16,26 +16,9 @@ def free_port() -> int:
     return dead_port()
 
 
-def assert_problem(response, status: int) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    body = response.get_json()
-    assert body["status"] == status and body["title"] and body["detail"]
-    assert response.headers.get("X-Request-ID")
-    return body
-
-
-def write_log_lines(filename: str, writer: int, count: int, max_bytes: int, backups: int) -> None:
-    """Run in a child process: ``count`` numbered lines through the app's rotating file handler."""
-    import logging
-
-    from logsetup import make_handler
-
-    logger = logging.getLogger(f"rotation-test-{writer}")
-    logger.propagate = False
-    logger.setLevel(logging.INFO)
-    handler = make_handler("text", filename, max_bytes, backups)
-    logger.addHandler(handler)
-    for seq in range(count):
-        logger.info("writer=%d seq=%05d %s end", writer, seq, "x" * 80)
-    handler.close()
+def reachable(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
