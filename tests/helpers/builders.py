@@ -8,6 +8,18 @@ from services import wdtests
 
 WDTESTS_URL = "/api/v1/wdtests"
 Row = tuple[str, str, int | None]
+# Names that exercise case, LIKE wildcards and escapes; ages with ties and a null.
+PEOPLE: list[Row] = [
+    ("1", "wade", 20),
+    ("2", "wang", 20),
+    ("3", "jack", 30),
+    ("4", "rose", None),
+    ("5", "wag", 25),
+    ("6", "50%_off", 40),
+    ("7", "50 percent", 41),
+    ("8", "back\\slash", 42),
+    ("9", "Wade", 20),
+]
 
 
 def post_wdtest(client, **body) -> dict:
