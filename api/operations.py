@@ -45,14 +45,15 @@ def schema_instance(schema: SchemaLike) -> Schema:
     return schema() if isinstance(schema, type) else schema
 
 
-def schema_name(schema: Schema) -> str:
+def schema_name(schema: SchemaLike) -> str:
     """The model name: the schema's class name (``WdtestOut``)."""
-    return type(schema).__name__
+    return (schema if isinstance(schema, type) else type(schema)).__name__
 
 
 @dataclass(frozen=True)
 class Success:
-    """A success response: its status, body schema (None: no body), description and headers."""
+    """A success response: its status, body schema (None: no body), description and headers
+    (name -> JSON Schema of the value, plus an optional ``description``)."""
 
     code: int
     schema: Schema | None
