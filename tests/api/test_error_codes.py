@@ -14,10 +14,10 @@ from api.schemas.demo import ABORT_CODES
 from extensions import amqp
 from factory import create_app
 from services.keyvalue import KEY_MAX_LENGTH
-from tests.conftest import need, reachable
-from tests.ops_support import dead_port
-from tests.rabbit import unique
-from tests.redis_support import TEST_REDIS_URL, redis_config
+from tests.helpers.ports import dead_port, reachable
+from tests.helpers.rabbit import unique
+from tests.helpers.redis_support import TEST_REDIS_URL, redis_config
+from tests.helpers.require import need
 
 PREFIX = "/api/v1"
 ABORT = "/exceptions/abort/{code}"
