@@ -29,7 +29,7 @@ from extensions import redis_store
 from redis_ext import RedisState
 
 # Bump when the rendered representation changes: entries of the old format are ignored.
-FORMAT = 1
+FORMAT = 2  # 2: records carry their version
 # Generations outlive any reader (bounded by the DB read and worker timeouts) by far.
 GENERATION_TTL = 24 * 3600
 PENDING_MAX = 10_000

@@ -31,6 +31,23 @@ class Conflict(DomainError):
     title = "Conflict"
 
 
+class PreconditionFailed(DomainError):
+    """A conditional write's expected version is not the record's (or it does not exist)."""
+
+    status = 412
+    title = "Precondition Failed"
+
+
+class PreconditionRequired(DomainError):
+    status = 428
+    title = "Precondition Required"
+
+
+class Unprocessable(DomainError):
+    status = 422
+    title = "Unprocessable Content"
+
+
 class PayloadTooLarge(DomainError):
     status = 413
     title = "Request Entity Too Large"  # as werkzeug names Flask's own 413
