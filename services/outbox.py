@@ -142,6 +142,8 @@ def _publisher(exchange: str, rows: list[OutboxEvent], sent: set[int]):
 def relay(*, limit: int | None = None) -> int:
     """Publish up to ``limit`` unsent events, oldest first, and mark them sent; return how many.
 
+    Works in rounds, one transaction each, until ``limit`` or nothing is claimable: on
+    MySQL/MariaDB a round takes at most one event per record (see ``_claim``).
     Raises Unavailable (broker down, or not confirming) after committing what was sent."""
     limit = limit or int(current_app.config["OUTBOX_BATCH_SIZE"])
     exchange = current_app.config["WDTEST_EVENTS_EXCHANGE"]
@@ -149,6 +151,16 @@ def relay(*, limit: int | None = None) -> int:
     if engine.dialect.name == "mysql":
         # No gap locks: inserts of new events never wait for the relay.
         engine = engine.execution_options(isolation_level="READ COMMITTED")
+    total = 0
+    while total < limit:
+        sent = _relay_round(engine, exchange, limit - total)
+        if not sent:
+            break
+        total += sent
+    return total
+
+
+def _relay_round(engine, exchange: str, limit: int) -> int:
     sent: set[int] = set()
     failure: DomainError | None = None
     # Its own session and transaction, never mixed with the caller's.
