@@ -95,6 +95,9 @@ class Config:
     READY_TIMEOUT = 2.0  # seconds per dependency check
     CORS_ORIGINS: tuple[str, ...] = ()
     TRUSTED_PROXIES = 0  # proxy hops whose X-Forwarded-* headers are believed
+    # Concurrency; see README "Concurrency, versions and conditional requests".
+    IDEMPOTENCY_TTL = 24 * 3600  # seconds a keyed request's first response is replayed
+    REQUIRE_IF_MATCH = False  # writes to a record without If-Match get 428
 
     # RabbitMQ; see README "RabbitMQ". AMQP_URL wins; unset, it is built from RABBIT_*.
     AMQP_URL: str | None = None

@@ -15,6 +15,7 @@ ENV_NAMES = (
     "API_KEYS API_KEYS_FILE API_READ_AUTH API_AUTH_DISABLED"
     " LOG_FORMAT LOG_FILE LOG_FILE_MAX_BYTES LOG_FILE_BACKUPS"
     " READY_REQUIRES READY_TIMEOUT CORS_ORIGINS TRUSTED_PROXIES"
+    " IDEMPOTENCY_TTL REQUIRE_IF_MATCH"
 ).split()
 READY_DEPENDENCIES = ("database", "redis", "rabbitmq")
 LOG_FORMATS = ("text", "json")
@@ -97,3 +98,5 @@ def normalize(config: MutableMapping) -> None:
 
     config["CORS_ORIGINS"] = as_list(config.get("CORS_ORIGINS"))
     config["TRUSTED_PROXIES"] = as_int("TRUSTED_PROXIES", config.get("TRUSTED_PROXIES") or 0)
+    config["IDEMPOTENCY_TTL"] = as_int("IDEMPOTENCY_TTL", config["IDEMPOTENCY_TTL"], 1)
+    config["REQUIRE_IF_MATCH"] = as_bool("REQUIRE_IF_MATCH", config["REQUIRE_IF_MATCH"])
