@@ -104,7 +104,8 @@ def _claim(session: Session, limit: int) -> list[OutboxEvent]:
     earlier = aliased(OutboxEvent)
     earlier_unsent = (
         select(earlier.id)
-        .where(earlier.record_id == OutboxEvent.record_id, earlier.sent_at.is_(None), earlier.id < OutboxEvent.id)
+        .where(earlier.record_id == OutboxEvent.record_id, earlier.id < OutboxEvent.id)
+        .where(earlier.sent_at.is_(None))
         .exists()
     )
     heads = select(OutboxEvent).where(pending, ~earlier_unsent).order_by(OutboxEvent.id).limit(limit)

@@ -68,7 +68,7 @@ class WdtestOut(Schema):
     updated_at = fields.AwareDateTime(required=True, metadata={"description": "UTC, ISO 8601"})
     version = fields.Integer(
         required=True,
-        metadata={"description": "1 when created, +1 on every change; the ETag derives from it", "example": 1},
+        metadata={"description": "1 when created, +1 on every change (the ETag)", "example": 1},
     )
 
 
