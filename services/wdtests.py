@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -39,6 +40,7 @@ OPERATORS = {
 # The columns clients may filter and sort on.
 COLUMNS = {"id": Wdtest.id, "name": Wdtest.name, "age": Wdtest.age}
 WRITABLE = ("name", "age")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _condition(key: str, value: Any):
@@ -103,10 +105,23 @@ def snapshot(record: Wdtest) -> SimpleNamespace:
     return SimpleNamespace(**{a.key: getattr(record, a.key) for a in inspect(record).mapper.column_attrs})
 
 
-def _lock(wdtest_id: str, expected_version: int | None) -> Wdtest:
+def revision(*, wdtest_id: str, version: int, created_at: datetime) -> str:
+    """An opaque token naming one state of a record (the API's ETag). ``created_at`` tells a
+    record re-created under a deleted one's id (both start at version 1) from the old one."""
+    micros = (created_at - EPOCH) // timedelta(microseconds=1)
+    lifetime = hashlib.blake2b(f"{wdtest_id}|{micros}".encode(), digest_size=6).hexdigest()
+    return f"{version}-{lifetime}"
+
+
+def _revision_of(record) -> str:
+    return revision(wdtest_id=record.id, version=record.version, created_at=record.created_at)
+
+
+def _lock(wdtest_id: str, expected: Collection[str] | None) -> Wdtest:
     """The record, locked until the commit: ``SELECT ... FOR UPDATE`` on MySQL/MariaDB,
     the database write lock on SQLite (which has no row locks). Starts the transaction,
-    so everything read here is current. Raises NotFound, PreconditionFailed."""
+    so everything read here is current. ``expected``: the revisions the record must be at.
+    Raises NotFound, PreconditionFailed."""
     if db.session.get_bind().dialect.name == "sqlite":
         db.session.rollback()  # nothing may be pending before BEGIN
         db.session.execute(text("BEGIN IMMEDIATE"))  # waits for the other writers (busy timeout)
@@ -114,14 +129,14 @@ def _lock(wdtest_id: str, expected_version: int | None) -> Wdtest:
     record = db.session.scalars(query.execution_options(populate_existing=True)).one_or_none()
     if record is None:
         db.session.rollback()
-        if expected_version is not None:
+        if expected is not None:
             raise PreconditionFailed(f"No wdtest with id {wdtest_id!r}: the precondition does not hold.")
         raise NotFound(f"No wdtest with id {wdtest_id!r}.")
-    if expected_version is not None and record.version != expected_version:
+    if expected is not None and _revision_of(record) not in expected:
         current = record.version
         db.session.rollback()
         raise PreconditionFailed(
-            f"Wdtest {wdtest_id!r} is at version {current}, not {expected_version}.", version=current
+            f"Wdtest {wdtest_id!r} has changed (it is at version {current}).", version=current
         )
     return record
 
@@ -145,15 +160,15 @@ def create(*, data: Mapping[str, Any]) -> SimpleNamespace:
 
 
 def update(
-    *, wdtest_id: str, changes: Mapping[str, Any], expected_version: int | None = None
+    *, wdtest_id: str, changes: Mapping[str, Any], expected: Collection[str] | None = None
 ) -> SimpleNamespace:
     """Apply ``changes`` (name, age) under the row lock and return the record as committed.
-    ``expected_version``: change only a record at that version (else PreconditionFailed).
+    ``expected``: change only a record at one of these revisions (else PreconditionFailed).
     Nothing changes, and no event is written, when the values are already those.
     Raises NotFound, InvalidInput, PreconditionFailed."""
     if changes.get("id", wdtest_id) != wdtest_id:
         raise InvalidInput("The id cannot be changed.", {"id": ["The id cannot be changed."]})
-    record = _lock(wdtest_id, expected_version)
+    record = _lock(wdtest_id, expected)
     for field in WRITABLE:
         if field in changes:
             setattr(record, field, changes[field])
@@ -168,11 +183,11 @@ def update(
     return updated
 
 
-def delete(*, wdtest_id: str, expected_version: int | None = None) -> None:
+def delete(*, wdtest_id: str, expected: Collection[str] | None = None) -> None:
     """Delete a record under the row lock; its event carries the final version + 1.
-    ``expected_version``: delete only a record at that version (else PreconditionFailed).
+    ``expected``: delete only a record at one of these revisions (else PreconditionFailed).
     Raises NotFound, PreconditionFailed."""
-    record = _lock(wdtest_id, expected_version)
+    record = _lock(wdtest_id, expected)
     outbox.add(event_type="wdtest.deleted", record=record, version=record.version + 1)
     db.session.delete(record)
     db.session.commit()

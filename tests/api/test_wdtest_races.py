@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, defaultdict
+from datetime import datetime
 
 import pytest
 
@@ -186,11 +187,11 @@ def test_patch_name_racing_patch_age_keeps_both(app, backend, broker, exchange):
 def test_conditional_updates_exactly_one_winner(app, backend, broker, exchange):
     queue = broker.bind_events(exchange)
 
-    def conditional_patch(rid: str, name: str):
+    def conditional_patch(rid: str, name: str, seen: str):
         def call():
             with app.app_context():
                 try:
-                    wdtests.update(wdtest_id=rid, changes={"name": name}, expected_version=1)
+                    wdtests.update(wdtest_id=rid, changes={"name": name}, expected=[seen])
                     return "updated"
                 except PreconditionFailed:
                     return "precondition failed"
@@ -201,8 +202,12 @@ def test_conditional_updates_exactly_one_winner(app, backend, broker, exchange):
 
     for i in range(ROUNDS):
         rid = f"im{i}"
-        create(app, rid)
-        results = together(*(conditional_patch(rid, f"w{n}") for n in range(4)))
+        row = create(app, rid)
+        with app.app_context():
+            seen = wdtests.revision(
+                wdtest_id=rid, version=1, created_at=datetime.fromisoformat(row["created_at"])
+            )
+        results = together(*(conditional_patch(rid, f"w{n}", seen) for n in range(4)))
         assert sorted(results) == ["precondition failed"] * 3 + ["updated"], results
         tally(f"If-Match x4 [{backend}]", results)
         assert committed(app, rid)["version"] == 2
