@@ -28,8 +28,17 @@ STATIC_PREFIX = "/swaggerui/"  # Flask-RESTX's Swagger UI assets
 # Visible ASCII only: a client's id lands in logs and headers verbatim.
 SANE_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
 READ_METHODS = {"GET", "HEAD"}
-CORS_EXPOSED = ["X-Total-Count", "Link", "X-Request-ID", "Location", "Retry-After", "Server-Timing"]
-CORS_ALLOWED = ["Content-Type", "X-API-Key", "X-Request-ID"]
+CORS_EXPOSED = [
+    "X-Total-Count",
+    "Link",
+    "X-Request-ID",
+    "Location",
+    "Retry-After",
+    "Server-Timing",
+    "ETag",
+    "Idempotent-Replayed",
+]
+CORS_ALLOWED = ["Content-Type", "X-API-Key", "X-Request-ID", "If-Match", "If-None-Match", "Idempotency-Key"]
 
 
 def register_request_hooks(app: Flask) -> None:

@@ -12,11 +12,16 @@ from marshmallow import Schema
 from api.responses import RESTX_JSON
 
 
+def render_json(data: Any) -> bytes:
+    """``data`` as the bytes a RESTX resource would send."""
+    return (json.dumps(data, **RESTX_JSON) + "\n").encode()
+
+
 def json_renderer(schema: Schema) -> Callable[[Any], bytes]:
     """A function dumping an object with ``schema`` to the bytes a RESTX resource would send."""
 
     def render(obj: Any) -> bytes:
-        return (json.dumps(schema.dump(obj), **RESTX_JSON) + "\n").encode()
+        return render_json(schema.dump(obj))
 
     return render
 

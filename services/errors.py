@@ -38,11 +38,6 @@ class PreconditionFailed(DomainError):
     title = "Precondition Failed"
 
 
-class PreconditionRequired(DomainError):
-    status = 428
-    title = "Precondition Required"
-
-
 class Unprocessable(DomainError):
     status = 422
     title = "Unprocessable Content"
