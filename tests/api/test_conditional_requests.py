@@ -6,7 +6,8 @@ import pytest
 
 from extensions import db
 from services import outbox
-from tests.ops_support import assert_problem, dead_port
+from tests.helpers.ports import dead_port
+from tests.helpers.problems import assert_problem
 
 URL = "/api/v1/wdtests"
 

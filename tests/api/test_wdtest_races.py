@@ -16,7 +16,7 @@ import pytest
 from extensions import amqp, db
 from services import outbox, wdtests
 from services.errors import PreconditionFailed
-from tests.rabbit import unique
+from tests.helpers.rabbit import unique
 
 ROUNDS = 12
 URL = "/api/v1/wdtests"

@@ -6,7 +6,7 @@ import pytest
 
 from services import idempotency
 from services.errors import Conflict, InvalidInput, Unavailable, Unprocessable
-from tests.ops_support import dead_port
+from tests.helpers.ports import dead_port
 
 FP = idempotency.fingerprint(method="POST", path="/api/v1/wdtests", body=b'{"name":"a"}')
 

@@ -8,7 +8,7 @@ from sqlalchemy.exc import OperationalError
 
 from extensions import amqp, db
 from services import outbox, wdtests
-from tests.rabbit import unique
+from tests.helpers.rabbit import unique
 
 RECORDS = 200
 GROUP = 4  # records written in turn: a record's events are a few ids apart, as in real traffic
