@@ -1,13 +1,12 @@
 """ETag, If-None-Match, If-Match, REQUIRE_IF_MATCH and Idempotency-Key through the HTTP API."""
 
-import threading
-
 import pytest
 
 from extensions import db
 from services import outbox
 from tests.helpers.ports import dead_port
 from tests.helpers.problems import assert_problem
+from tests.helpers.threads import together
 
 URL = "/api/v1/wdtests"
 
@@ -127,18 +126,11 @@ def test_a_failed_first_request_can_be_retried(client):
 
 
 def test_concurrent_retries_write_once(app, client):
-    barrier, statuses = threading.Barrier(6), []
-
     def post():
-        barrier.wait()
         response = app.test_client().post(URL, json={"name": "race"}, headers={"Idempotency-Key": "same"})
-        statuses.append((response.status_code, response.headers.get("Idempotent-Replayed")))
+        return response.status_code, response.headers.get("Idempotent-Replayed")
 
-    threads = [threading.Thread(target=post) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    statuses = together(*[post] * 6)
     assert statuses.count((201, None)) == 1  # the one that ran
     assert all(s in ((201, None), (201, "true"), (409, None)) for s in statuses), statuses
     assert client.get(URL).get_json()["total"] == 1 and pending(app) == 1

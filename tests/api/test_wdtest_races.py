@@ -7,16 +7,14 @@ per race (printed with ``-s``) for the issue's note.
 
 from __future__ import annotations
 
-import threading
 from collections import Counter, defaultdict
-from datetime import datetime
 
 import pytest
 
-from extensions import amqp, db
-from services import outbox, wdtests
-from services.errors import PreconditionFailed
+from extensions import amqp
+from services import outbox
 from tests.helpers.rabbit import unique
+from tests.helpers.threads import together
 
 ROUNDS = 12
 URL = "/api/v1/wdtests"
@@ -31,26 +29,6 @@ def exchange():
 @pytest.fixture
 def app_config(exchange):
     return {"WDTEST_EVENTS_EXCHANGE": exchange}
-
-
-def together(*calls):
-    """Run ``calls`` in threads released at once by a barrier; return their results in order."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def run(i, call):
-        barrier.wait()
-        try:
-            results[i] = call()
-        except BaseException as err:  # surfaced by the caller's assertions
-            results[i] = err
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return results
 
 
 def request(app, method: str, path: str, **kwargs):
@@ -184,33 +162,26 @@ def test_patch_name_racing_patch_age_keeps_both(app, backend, broker, exchange):
         assert second["data"] == row  # the last event is the row as committed
 
 
-def test_conditional_updates_exactly_one_winner(app, backend, broker, exchange):
+def test_if_match_races_exactly_one_winner(app, backend, broker, exchange):
     queue = broker.bind_events(exchange)
-
-    def conditional_patch(rid: str, name: str, seen: str):
-        def call():
-            with app.app_context():
-                try:
-                    wdtests.update(wdtest_id=rid, changes={"name": name}, expected=[seen])
-                    return "updated"
-                except PreconditionFailed:
-                    return "precondition failed"
-                finally:
-                    db.session.remove()
-
-        return call
-
     for i in range(ROUNDS):
         rid = f"im{i}"
-        row = create(app, rid)
-        with app.app_context():
-            seen = wdtests.revision(
-                wdtest_id=rid, version=1, created_at=datetime.fromisoformat(row["created_at"])
-            )
-        results = together(*(conditional_patch(rid, f"w{n}", seen) for n in range(4)))
-        assert sorted(results) == ["precondition failed"] * 3 + ["updated"], results
-        tally(f"If-Match x4 [{backend}]", results)
-        assert committed(app, rid)["version"] == 2
+        create(app, rid)
+        etag = app.test_client().get(f"{URL}/{rid}").headers["ETag"]
+        writes = [
+            request(app, "PATCH", f"{URL}/{rid}", json={"name": "patched"}, headers={"If-Match": etag}),
+            request(app, "PUT", f"{URL}/{rid}", json={"name": "put"}, headers={"If-Match": etag}),
+            request(app, "PATCH", f"{URL}/{rid}", json={"age": 7}, headers={"If-Match": etag}),
+            request(app, "DELETE", f"{URL}/{rid}", headers={"If-Match": etag}),
+        ]
+        results = together(*writes)
+        statuses = sorted(status for status, _ in results)
+        assert statuses in ([200, 412, 412, 412], [204, 412, 412, 412]), results
+        tally(f"If-Match x4 [{backend}]", [f"{status}" for status in statuses])
+        row = committed(app, rid)
+        assert (row is None) == (statuses[0] == 204)
+        if row is not None:
+            assert row["version"] == 2 and row == next(body for status, body in results if status == 200)
     events = relay_all(app, broker, queue)
     for i in range(ROUNDS):
         assert [e["version"] for e in events[f"im{i}"]] == [1, 2]

@@ -1,12 +1,11 @@
 """services.idempotency against the real Redis: claim, replay, mismatch, concurrency, outage."""
 
-import threading
-
 import pytest
 
 from services import idempotency
 from services.errors import Conflict, InvalidInput, Unavailable, Unprocessable
 from tests.helpers.ports import dead_port
+from tests.helpers.threads import together
 
 FP = idempotency.fingerprint(method="POST", path="/api/v1/wdtests", body=b'{"name":"a"}')
 
@@ -50,23 +49,14 @@ def test_bad_keys_are_invalid_input(app_ctx, key):
 
 
 def test_concurrent_requests_with_one_key_one_runs_the_others_conflict(app):
-    threads, barrier = 8, threading.Barrier(8)
-    outcomes = []
-
     def attempt():
         with app.app_context():
-            barrier.wait()
             try:
-                outcomes.append(type(idempotency.begin(key="same", caller="c", fingerprint=FP)).__name__)
+                return type(idempotency.begin(key="same", caller="c", fingerprint=FP)).__name__
             except Conflict:
-                outcomes.append("Conflict")
+                return "Conflict"
 
-    workers = [threading.Thread(target=attempt) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(30)
-    assert sorted(outcomes) == ["Claim"] + ["Conflict"] * (threads - 1)
+    assert sorted(together(*[attempt] * 8)) == ["Claim"] + ["Conflict"] * 7
 
 
 @pytest.fixture
