@@ -6,7 +6,7 @@ from flask_restx import Namespace, Resource
 from api.openapi import error_responses, query_params, register_models
 from api.pagination import pagination_headers
 from api.parsing import load_body, load_query
-from api.rendered import json_renderer, json_response
+from api.rendered import Dumper, JSONRenderer, json_response
 from api.schemas.wdtests import (
     WdtestCreate,
     WdtestOut,
@@ -36,7 +36,8 @@ LIST_HEADERS = {
 }
 CACHE_HEADERS = {"X-Cache": {"type": "string", "enum": ["HIT", "MISS"], "description": "Served from Redis?"}}
 # Built once: a cache hit sends these bytes back without touching marshmallow.
-render_wdtest = json_renderer(wdtest_out)
+render_wdtest = JSONRenderer(wdtest_out)
+dump_page = Dumper(wdtest_page)
 
 
 @ns.route("", endpoint="wdtest_list")
@@ -48,7 +49,7 @@ class WdtestList(Resource):
         """List records: filters (ANDed), sort and pagination."""
         args = load_query(wdtest_query)
         page, hit = wdtests.get_all_cached(
-            dump=wdtest_page.dump,
+            dump=dump_page,
             page=args.pop("page"),
             per_page=args.pop("per_page"),
             sort=args.pop("sort"),

@@ -121,7 +121,7 @@ def relay(*, limit: int | None = None) -> int:
     """Publish up to ``limit`` unsent events, oldest first, and mark them sent; return how many.
 
     Raises Unavailable (broker down, or not confirming) after committing what was sent."""
-    limit = limit or int(current_app.config["OUTBOX_BATCH_SIZE"])
+    limit = limit or current_app.config["OUTBOX_BATCH_SIZE"]
     exchange = current_app.config["WDTEST_EVENTS_EXCHANGE"]
     engine = db.engine
     if engine.dialect.name == "mysql":

@@ -29,7 +29,7 @@ def write_log_lines(filename: str, writer: int, count: int, max_bytes: int, back
     """Run in a child process: ``count`` numbered lines through the app's rotating file handler."""
     import logging
 
-    from logsetup import make_handler
+    from settings.logs import make_handler
 
     logger = logging.getLogger(f"rotation-test-{writer}")
     logger.propagate = False

@@ -25,7 +25,7 @@ def read(wdtest_id: str):
 
 
 def entry_key(wdtest_id: str) -> str:
-    return cache._keys(redis_store.state, wdtests.CACHE_KIND, wdtest_id)[0]
+    return cache._keys(wdtests.CACHE_KIND, wdtest_id)[0]
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from logsetup import RequestIdFilter, make_handler
+from settings.logs import RequestIdFilter, make_handler
 
 ROOT = Path(__file__).resolve().parents[2]
 LINE = re.compile(
