@@ -19,6 +19,9 @@ def render(record) -> bytes:
     return json.dumps({"id": record.id, "name": record.name, "age": record.age}).encode()
 
 
+render.version = "r1"  # the format's version, as api.rendered.JSONRenderer carries it
+
+
 def read(wdtest_id: str):
     body, hit = wdtests.get_rendered(wdtest_id=wdtest_id, render=render)
     return json.loads(body), hit
@@ -89,6 +92,8 @@ def test_slow_reader_cannot_put_back_a_row_older_than_a_finished_write(ctx, data
         assert resume.wait(10)
         return body
 
+    stalled_render.version = render.version
+
     def reader():
         with other.app_context():
             result["read"] = wdtests.get_rendered(wdtest_id="r", render=stalled_render)
@@ -121,6 +126,9 @@ def test_reader_that_started_after_the_write_still_fills(ctx):
 
 def dump_page(page) -> dict:
     return {"names": [r.name for r in page.items], "total": page.total}
+
+
+dump_page.version = "p1"
 
 
 def read_page(**query):
@@ -166,6 +174,8 @@ def test_slow_list_reader_cannot_put_back_a_page_older_than_a_finished_write(ctx
         assert resume.wait(10)
         return body
 
+    stalled_dump.version = dump_page.version
+
     def reader():
         with other.app_context():
             result["read"] = wdtests.get_all_cached(dump=stalled_dump)
@@ -185,3 +195,16 @@ def test_slow_list_reader_cannot_put_back_a_page_older_than_a_finished_write(ctx
     assert result["read"] == ({"names": ["old"], "total": 1}, False)
     assert read_page() == ({"names": ["new"], "total": 1}, False), "the stale page was served"
     assert read_page()[1] is True
+
+
+def test_an_entry_of_another_format_is_a_miss_and_replaced(ctx):
+    wdtests.create(data={"id": "v", "name": "wade"})
+    assert read("v")[1] is False and read("v")[1] is True
+
+    def render_v2(record) -> bytes:
+        return b'{"v2":true}'
+
+    render_v2.version = "r2"
+    assert wdtests.get_rendered(wdtest_id="v", render=render_v2) == (b'{"v2":true}', False)
+    assert wdtests.get_rendered(wdtest_id="v", render=render_v2) == (b'{"v2":true}', True)
+    assert read("v")[1] is False  # and back: never the other format's body
