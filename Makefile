@@ -31,9 +31,10 @@ serve: migrate ## gunicorn with gunicorn.conf.py on $(BIND), and the outbox rela
 test: install ## the test suite (TEST_DATABASE_URL adds MariaDB/MySQL)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-lint: install ## ruff check + format check, as CI runs them
+lint: install ## ruff check + format check + mypy, as CI runs them
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: install
 	$(BIN)/ruff check --fix .
@@ -42,10 +43,10 @@ format: install
 swagger: install ## export the spec to $(SPEC)
 	$(BIN)/python -m swagger_export -o $(SPEC)
 
-BENCHES := bench/hot_path.py bench/redis_cache.py bench/amqp_publish.py
+BENCHES := bench.hot_path bench.redis_cache bench.amqp_publish
 
 bench: install ## the benchmarks under bench/, one after another (loopback only, bounded)
-	@for script in $(BENCHES); do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in $(BENCHES); do echo "== $$script"; $(BIN)/python -m $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

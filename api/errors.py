@@ -37,7 +37,7 @@ def problem(status: int, detail: str, *, title: str | None = None, headers=None,
 def http_problem(e: HTTPException):
     """A werkzeug HTTP error as problem+json, keeping headers such as ``Allow``."""
     headers = [(k, v) for k, v in e.get_headers() if k.lower() != "content-type"]
-    return problem(e.code, e.description, title=e.name, headers=headers)
+    return problem(e.code or 500, e.description or "", title=e.name, headers=headers)
 
 
 def handle_http_exception(e: HTTPException):

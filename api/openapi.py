@@ -23,8 +23,10 @@ def _csv_collection(self, field, ret, **kwargs):
 
 
 def _spec() -> tuple[APISpec, MarshmallowPlugin]:
-    plugin = MarshmallowPlugin(schema_name_resolver=lambda schema: None)
+    # None inlines nested schemas (apispec allows it; its annotation says str).
+    plugin = MarshmallowPlugin(schema_name_resolver=lambda schema: None)  # type: ignore[arg-type,return-value]
     spec = APISpec("wdapi", "1", "2.0", plugins=[plugin])
+    assert plugin.converter is not None  # set by APISpec(plugins=...)
     plugin.converter.add_parameter_attribute_function(_csv_collection)
     return spec, plugin
 
@@ -51,6 +53,7 @@ def register_models(ns: Namespace, schemas: dict[str, Schema | type[Schema]]) ->
 def query_params(schema: Schema | type[Schema]) -> dict:
     """Swagger query parameters for every field of ``schema`` (for ``ns.doc(params=...)``)."""
     _, plugin = _spec()
+    assert plugin.converter is not None
     params = plugin.converter.schema2parameters(schema, location="query")
     for p in params:
         p.pop("example", None)  # Swagger 2.0 allows examples on bodies only

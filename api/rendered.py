@@ -24,7 +24,9 @@ def _shape(schema: Schema) -> list:
         return [type(field).__name__, field.allow_none, inner]
 
     return sorted(
-        [field.data_key or name, describe(field)] for name, field in schema.fields.items() if not field.load_only
+        [field.data_key or name, describe(field)]
+        for name, field in schema.fields.items()
+        if not field.load_only
     )
 
 
@@ -44,7 +46,7 @@ class JSONRenderer:
         self.version = schema_version(schema)
 
     def __call__(self, obj: Any) -> bytes:
-        return (json.dumps(self.schema.dump(obj), **RESTX_JSON) + "\n").encode()
+        return (json.dumps(self.schema.dump(obj), **RESTX_JSON) + "\n").encode()  # type: ignore[arg-type]
 
 
 class Dumper:
@@ -56,7 +58,6 @@ class Dumper:
 
     def __call__(self, obj: Any) -> dict:
         return self.schema.dump(obj)
-
 
 
 def json_response(body: bytes, headers: dict[str, str] | None = None) -> Response:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from flask import current_app
 from redis.commands.core import Script
@@ -40,7 +40,7 @@ PENDING_MAX = 10_000
 # Built once, run by EVALSHA: redis-py reloads a script Redis has lost (a restart).
 # KEYS: entry, generation. ARGV: generation seen ("" for none), body, ttl.
 _FILL = Script(
-    None,
+    None,  # type: ignore[arg-type]  # no client: each call passes one
     b"""
 if (redis.call('GET', KEYS[2]) or '') == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
@@ -52,7 +52,7 @@ return 0
 
 # Shared generation: KEYS: entry, generation. ARGV: generation seen, body, ttl.
 _FILL_STAMPED = Script(
-    None,
+    None,  # type: ignore[arg-type]
     b"""
 local seen = redis.call('GET', KEYS[2]) or ''
 if seen == ARGV[1] then
@@ -147,12 +147,14 @@ def read_through(
         return load(), False
     version = fmt.version.encode()
     entry, generation = _keys(kind, ident)
+    assert entry is not None  # an ident always has an entry
     if shared:
         generation = _keys(kind, None)[1]
     try:
         _flush_pending(state)
         with redis_store.session() as client:
-            cached, seen = client.mget(entry, generation)
+            found: list[Any] = client.mget(entry, generation)
+        cached, seen = found
     except Unavailable:
         state.failed()
         return load(), False

@@ -35,7 +35,10 @@ def get(*, key: str) -> Entry:
     """The value and remaining ttl of ``key``. Raises InvalidInput, NotFound, Unavailable."""
     name = _redis_key(key)
     with redis_store.session() as client:
-        value, ttl = client.pipeline(transaction=True).get(name).ttl(name).execute()
+        pipe = client.pipeline(transaction=True)
+        pipe.get(name)
+        pipe.ttl(name)
+        value, ttl = pipe.execute()
     if value is None:
         raise NotFound(f"No key {key!r}.")
     return Entry(key, value.decode("utf-8"), ttl if ttl >= 0 else None)
@@ -49,7 +52,10 @@ def put(*, key: str, value: str, ttl: int | None = None) -> tuple[Entry, bool]:
     if len(data) > VALUE_MAX_BYTES:
         raise PayloadTooLarge(f"The value is {len(data)} bytes of UTF-8; the limit is {VALUE_MAX_BYTES}.")
     with redis_store.session() as client:
-        existed, _ = client.pipeline(transaction=True).exists(name).set(name, data, ex=ttl).execute()
+        pipe = client.pipeline(transaction=True)
+        pipe.exists(name)
+        pipe.set(name, data, ex=ttl)
+        existed, _ = pipe.execute()
     return Entry(key, value, ttl), not existed
 
 

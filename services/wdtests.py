@@ -16,6 +16,7 @@ from models import Wdtest
 from services import cache, outbox
 from services.errors import Conflict, InvalidInput, NotFound
 
+
 class Render(Protocol):
     """Renders a record to response bytes; ``version`` names the format (see ``services.cache``)."""
 
@@ -62,7 +63,8 @@ def _condition(key: str, value: Any):
 
 
 def _order_by(sort: Iterable[str]):
-    clauses, seen = [], set()
+    clauses: list[Any] = []
+    seen: set[str] = set()
     for item in sort:
         name = item.lstrip("-")
         column = COLUMNS[name]

@@ -108,9 +108,9 @@ def parse(layers: Mapping[str, Any], environ: Mapping[str, str], overrides: Mapp
         env.seal()
     except EnvValidationError as err:
         raw = dict(sources.values())
+        errors = err.error_messages if isinstance(err.error_messages, Mapping) else {}
         problems = [
-            f"{name}={raw[name]!r}: {' '.join(map(str, messages))}"
-            for name, messages in err.error_messages.items()
+            f"{name}={raw[name]!r}: {' '.join(map(str, messages))}" for name, messages in errors.items()
         ]
         raise ConfigError("invalid settings: " + "; ".join(problems)) from None
     return values
@@ -165,4 +165,3 @@ def check_production(config: Mapping) -> None:
             "set API_KEYS or API_KEYS_FILE in production (APP_ENV=prod),"
             " or API_AUTH_DISABLED=true to run without API-key auth"
         )
-

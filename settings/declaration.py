@@ -47,14 +47,16 @@ class Choice(fields.String):
         return super()._deserialize(value, attr, data, **kwargs).strip().lower()
 
 
-class OptionalText(fields.String):
+class OptionalText(fields.Field):
     """A string where empty (or only blanks) means unset: None."""
 
     def __init__(self, **kwargs):
         super().__init__(allow_none=True, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs) -> str | None:
-        return super()._deserialize(value, attr, data, **kwargs).strip() or None
+        if not isinstance(value, str):
+            raise ValidationError("Not a valid string.")
+        return value.strip() or None
 
 
 # environs parser name -> marshmallow field class, beside environs' own (int, float, bool, str, json).

@@ -1,8 +1,10 @@
 """Schemas of the ``exceptions`` and ``demo`` namespaces."""
 
+from typing import Any
+
 from marshmallow import RAISE, Schema, fields
 
-_STR_LISTS = {"keys": fields.String(), "values": fields.List(fields.String())}
+_STR_LISTS: dict[str, Any] = {"keys": fields.String(), "values": fields.List(fields.String())}
 
 
 class DivideQuery(Schema):

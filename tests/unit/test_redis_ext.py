@@ -4,8 +4,8 @@ import logging
 
 import pytest
 
-from factory import create_app
 from extensions.redis_store import RateLimitedWarning
+from factory import create_app
 from settings import ConfigError
 
 BASE = {"ENV_NAME": "test", "SQLALCHEMY_DATABASE_URI": "sqlite://", "SQLALCHEMY_ECHO": False}
