@@ -1,4 +1,4 @@
-"""Namespace ``demo``: routing, request and context demos (tutorial sections 4, 5, 8, 10)."""
+"""Namespace ``demo``: routing, request and context demos."""
 
 import os
 

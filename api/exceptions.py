@@ -1,4 +1,4 @@
-"""Namespace ``exceptions``: how errors travel to the client (tutorial section 9)."""
+"""Namespace ``exceptions``: how errors travel to the client."""
 
 from flask import abort
 from flask_restx import Namespace, Resource

@@ -52,7 +52,7 @@ REFUSALS: dict[int, type[DomainError]] = {
 
 
 def amqp_url(config: Mapping) -> str:
-    """``AMQP_URL`` if set, else a URL from the tutorial's ``RABBIT_*`` settings (default vhost);
+    """``AMQP_URL`` if set, else a URL from the ``RABBIT_*`` settings (default vhost);
     empty when both ``AMQP_URL`` and ``RABBIT_HOST`` are: RabbitMQ is disabled."""
     if config.get("AMQP_URL"):
         return config["AMQP_URL"]
