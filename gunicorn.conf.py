@@ -6,18 +6,11 @@ maps every setting to the tutorial's list of gunicorn options.
 
 import multiprocessing
 import signal
-import sys
 
-from settings import ConfigError, load
+from settings import load, or_refuse
 
-# gunicorn's APP_LOAD_ERROR: the master halts (see run.py).
-APP_LOAD_ERROR = 4
-
-try:
-    _settings = load()
-except ConfigError as err:
-    print(f"wdapi: refusing to start: {err}", file=sys.stderr)
-    sys.exit(APP_LOAD_ERROR)
+# The app's settings, parsed as the app parses them: a bad value stops gunicorn here.
+_settings = or_refuse(load)
 
 proc_name = "wdapi"
 bind = list(_settings["BIND"])

@@ -10,19 +10,34 @@ is then parsed by its declared type, whichever layer set it; a bad value is a
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import Any
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import flask
 from environs import Env, EnvValidationError
 
 from settings.declaration import CUSTOM_PARSERS, DEFAULT_SECRET_KEY, SETTINGS
 
-__all__ = ["DEFAULT_SECRET_KEY", "ConfigError", "Config", "load", "load_config", "defaults"]
+__all__ = ["DEFAULT_SECRET_KEY", "ConfigError", "Config", "load", "load_config", "defaults", "or_refuse"]
+
+T = TypeVar("T")
+# gunicorn's APP_LOAD_ERROR: its master halts instead of booting workers that refuse to
+# start again and again (any other status, as sys.exit("...")'s 1, gets the worker replaced).
+APP_LOAD_ERROR = 4
 
 
 class ConfigError(RuntimeError):
     """The configuration is unsafe or inconsistent; the app must not start."""
+
+
+def or_refuse(build: Callable[[], T]) -> T:
+    """``build()``; on a ConfigError, a one-line refusal on stderr and exit APP_LOAD_ERROR."""
+    try:
+        return build()
+    except ConfigError as err:
+        print(f"wdapi: refusing to start: {err}", file=sys.stderr)
+        sys.exit(APP_LOAD_ERROR)
 
 
 class Config:
