@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import flask
 from environs import Env, EnvValidationError
 
-from settings.declaration import CUSTOM_PARSERS, DEFAULT_SECRET_KEY, SETTINGS
+from settings.declaration import CUSTOM_PARSERS, DEFAULT_SECRET_KEY, EMPTY_MEANS_DEFAULT, SETTINGS
 
 __all__ = ["DEFAULT_SECRET_KEY", "ConfigError", "Config", "load", "load_config", "defaults", "or_refuse"]
 
@@ -107,7 +107,13 @@ def parse(layers: Mapping[str, Any], environ: Mapping[str, str], overrides: Mapp
         source = (setting.key, layers.get(setting.key, setting.default))
         if setting.key != "ENV_NAME":  # APP_ENV chose the config class already
             source = next(
-                ((name, environ[name]) for name in reversed(setting.env_names) if name in environ), source
+                (
+                    (name, environ[name])
+                    for name in reversed(setting.env_names)
+                    if environ.get(name, "") != ""
+                    or (name in environ and setting.parser not in EMPTY_MEANS_DEFAULT)
+                ),
+                source,
             )
         if setting.key in overrides:
             source = (setting.key, overrides[setting.key])

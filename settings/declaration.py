@@ -59,8 +59,18 @@ class OptionalText(fields.Field):
         return value.strip() or None
 
 
-# environs parser name -> marshmallow field class, beside environs' own (int, float, bool, str, json).
+class Flag(fields.Boolean):
+    """true/false, on/off, yes/no, 1/0."""
+
+    default_error_messages = {"invalid": "Must be true or false."}
+
+
+# An empty environment variable leaves a number or flag at its default (as gunicorn.conf.py always did).
+EMPTY_MEANS_DEFAULT = {"int", "float", "flag"}
+
+# environs parser name -> marshmallow field class, beside environs' own (int, float, str, json).
 CUSTOM_PARSERS: dict[str, type[fields.Field]] = {
+    "flag": Flag,
     "names": Names,
     "level": Level,
     "choice": Choice,
@@ -71,7 +81,7 @@ CUSTOM_PARSERS: dict[str, type[fields.Field]] = {
 @dataclass(frozen=True)
 class Setting:
     key: str
-    parser: str  # an environs parser: int, float, bool, str, json, or one of CUSTOM_PARSERS
+    parser: str  # an environs parser: int, float, str, json, or one of CUSTOM_PARSERS
     default: Any
     help: str
     aliases: tuple[str, ...] = ()  # extra env names, read before KEY and APP_KEY
@@ -97,15 +107,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ENV_NAME", "choice", "dev", "which config class: dev, prod, test", ("APP_ENV",),
             OneOf(("dev", "prod", "test"))),
     Setting("SECRET_KEY", "str", DEFAULT_SECRET_KEY, "must be set in production"),
-    Setting("DEBUG", "bool", False, "on in dev only; must be off in production"),
+    Setting("DEBUG", "flag", False, "on in dev only; must be off in production"),
     Setting("SQLALCHEMY_DATABASE_URI", "optional", None, "the database", ("DATABASE_URL",)),
-    Setting("SQLALCHEMY_ECHO", "bool", False, "log every SQL statement (on in dev)"),
+    Setting("SQLALCHEMY_ECHO", "flag", False, "log every SQL statement (on in dev)"),
     Setting("SQLALCHEMY_ENGINE_OPTIONS", "json", {}, "extra engine options (JSON), applied last"),
     Setting("DB_POOL_SIZE", "int", 10, "connections kept per process", validate=_min(0)),
     Setting("DB_MAX_OVERFLOW", "int", 2, "extra connections beyond the pool", validate=_min(0)),
     Setting("DB_POOL_TIMEOUT", "float", 10.0, "seconds to wait for a free connection", validate=_min(0)),
     Setting("DB_POOL_RECYCLE", "int", 1800, "seconds after which a connection is replaced"),
-    Setting("DB_POOL_PRE_PING", "bool", True, "test a connection before use"),
+    Setting("DB_POOL_PRE_PING", "flag", True, "test a connection before use"),
     Setting("DB_CONNECT_TIMEOUT", "int", 3, "MySQL connect timeout in seconds", validate=_min(1)),
     Setting("DB_READ_TIMEOUT", "int", 10, "MySQL read/write timeout in seconds", validate=_min(1)),
     Setting("MAX_CONTENT_LENGTH", "int", 1024 * 1024, "larger request bodies get 413", validate=_min(1)),
@@ -125,8 +135,8 @@ SETTINGS: tuple[Setting, ...] = (
     # Request pipeline and operations; README "Request pipeline and operations".
     Setting("API_KEYS", "names", (), "comma-separated API keys; any key turns auth on"),
     Setting("API_KEYS_FILE", "optional", None, "a file with one key per line, added to API_KEYS"),
-    Setting("API_READ_AUTH", "bool", False, "GET/HEAD need a key too"),
-    Setting("API_AUTH_DISABLED", "bool", False, "no key is checked, even if keys are set"),
+    Setting("API_READ_AUTH", "flag", False, "GET/HEAD need a key too"),
+    Setting("API_AUTH_DISABLED", "flag", False, "no key is checked, even if keys are set"),
     Setting("LOG_LEVEL", "level", "INFO", "root log level, app and gunicorn alike"),
     Setting("LOG_FORMAT", "choice", "text", "text or json", validate=OneOf(("text", "json"))),
     Setting("LOG_FILE", "optional", None, "also write to this size-rotated file"),
@@ -177,7 +187,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("GUNICORN_LIMIT_REQUEST_FIELD_SIZE", "int", 8190, "largest header field", validate=_min(0)),
     Setting("GUNICORN_PIDFILE", "optional", None, "pid file"),
     Setting("GUNICORN_CONTROL_SOCKET", "optional", None, "gunicornc's socket: a path, or off"),
-    Setting("GUNICORN_ACCESSLOG", "bool", True, "access lines on or off"),
+    Setting("GUNICORN_ACCESSLOG", "flag", True, "access lines on or off"),
 )  # fmt: skip
 
 BY_KEY = {setting.key: setting for setting in SETTINGS}

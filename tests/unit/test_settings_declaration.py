@@ -107,3 +107,12 @@ def test_defaults_parse_as_declared():
 
 def test_no_removed_setting_is_declared():
     assert "JSON_SORT_KEYS" not in BY_KEY and "MIGRATIONS_DIR" not in BY_KEY
+
+
+def test_an_empty_number_or_flag_variable_means_its_default_and_an_empty_string_is_empty(monkeypatch):
+    monkeypatch.setenv("GUNICORN_ACCESSLOG", "")
+    monkeypatch.setenv("WEB_CONCURRENCY", "")
+    monkeypatch.setenv("REDIS_URL", "")  # empty: the app runs without Redis
+    config = load(TEST)
+    assert config["GUNICORN_ACCESSLOG"] is True and config["WEB_CONCURRENCY"] is None
+    assert config["REDIS_URL"] == ""
