@@ -6,7 +6,7 @@ BIND   ?= 127.0.0.1:8000
 SPEC   ?= swagger.json
 export FLASK_APP := run
 
-.PHONY: install run serve migrate test lint format swagger bench clean
+.PHONY: install run serve migrate test test-unit test-services test-api test-e2e lint format swagger bench clean
 
 $(VENV)/.installed: requirements.lock requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,8 +28,12 @@ serve: migrate ## gunicorn with gunicorn.conf.py on $(BIND), and the outbox rela
 	trap 'kill $$relay 2>/dev/null; wait $$relay' EXIT; \
 	BIND=$(BIND) $(BIN)/gunicorn -c gunicorn.conf.py run:app
 
-test: install ## the test suite (TEST_DATABASE_URL adds MariaDB/MySQL)
+test: install ## the test suite, every tier (TEST_DATABASE_URL adds MariaDB/MySQL)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# One tier each: the directory is the tier (README "Tests").
+test-unit test-services test-api test-e2e: test-%: install
+	$(BIN)/pytest tests/$* $(PYTEST_ARGS)
 
 lint: install ## ruff check + format check + mypy, as CI runs them
 	$(BIN)/ruff check .

@@ -9,12 +9,10 @@ import time
 import pytest
 import redis
 
-from extensions import db
-from factory import create_app
-from tests import conftest
-from tests.api.test_wdtests_crud import assert_problem
-from tests.conftest import need
-from tests.redis_support import RedisServer, free_port
+from tests.helpers.ports import free_port
+from tests.helpers.problems import assert_problem
+from tests.helpers.redis_support import RedisServer
+from tests.helpers.require import need
 
 PROMPT = 1.0  # seconds: the bound for an answer during an outage
 REDIS_CALLS = [
@@ -23,21 +21,6 @@ REDIS_CALLS = [
     ("get", "/api/v1/redis/keys/k", {}),
     ("delete", "/api/v1/redis/keys/k", {}),
 ]
-
-
-@pytest.fixture
-def make_app(sqlite_url):
-    apps = []
-
-    def make(**config):
-        app = create_app(conftest.test_config(sqlite_url, **config))
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        with app.app_context():
-            db.engine.dispose()
 
 
 @pytest.fixture

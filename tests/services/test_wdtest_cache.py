@@ -7,12 +7,9 @@ import threading
 import pytest
 
 from extensions import db, redis_store
-from factory import create_app
 from services import cache, wdtests
 from services.errors import NotFound
-from tests import conftest
-from tests.conftest import need, reachable
-from tests.redis_support import TEST_REDIS_URL
+from tests.helpers.redis_support import require_test_redis
 
 
 def render(record) -> bytes:
@@ -38,9 +35,7 @@ def app_config(request):
 
 @pytest.fixture
 def ctx(app_ctx):
-    port = int(TEST_REDIS_URL.rsplit(":", 1)[1].split("/")[0])
-    if not reachable("127.0.0.1", port):
-        need(f"Redis at {TEST_REDIS_URL} (TEST_REDIS_URL) is not reachable")
+    require_test_redis()
     return app_ctx
 
 
@@ -78,12 +73,12 @@ def test_cache_ttl_zero_turns_the_cache_off(ctx):
     assert redis_store.client.exists(entry_key("off")) == 0
 
 
-def test_slow_reader_cannot_put_back_a_row_older_than_a_finished_write(ctx, database_url):
+def test_slow_reader_cannot_put_back_a_row_older_than_a_finished_write(ctx, database_url, make_app):
     """Reader (instance B) reads the old row, then stalls; the writer (instance A)
     commits and invalidates; the reader resumes and tries to fill the cache."""
     wdtests.create(data={"id": "r", "name": "old", "age": 1})
     # A second app instance sharing the database and the Redis namespace.
-    other = create_app(conftest.test_config(database_url, REDIS_KEY_PREFIX=ctx.config["REDIS_KEY_PREFIX"]))
+    other = make_app(database_url, REDIS_KEY_PREFIX=ctx.config["REDIS_KEY_PREFIX"])
     loaded, resume, result = threading.Event(), threading.Event(), {}
 
     def stalled_render(record):
@@ -163,9 +158,9 @@ def test_any_write_makes_every_cached_page_stale(ctx, write, expected):
     assert read_page()[1] is True
 
 
-def test_slow_list_reader_cannot_put_back_a_page_older_than_a_finished_write(ctx, database_url):
+def test_slow_list_reader_cannot_put_back_a_page_older_than_a_finished_write(ctx, database_url, make_app):
     wdtests.create(data={"id": "r", "name": "old"})
-    other = create_app(conftest.test_config(database_url, REDIS_KEY_PREFIX=ctx.config["REDIS_KEY_PREFIX"]))
+    other = make_app(database_url, REDIS_KEY_PREFIX=ctx.config["REDIS_KEY_PREFIX"])
     loaded, resume, result = threading.Event(), threading.Event(), {}
 
     def stalled_dump(page):

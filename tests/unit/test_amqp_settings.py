@@ -42,23 +42,6 @@ def test_parameters_carry_heartbeat_and_timeouts_from_settings():
     assert params.connection_attempts == 1
 
 
-def test_plain_env_vars_reach_the_app_config(monkeypatch):
-    from factory import create_app
-
-    monkeypatch.setenv("RABBIT_HOST", "broker.local")
-    monkeypatch.setenv("RABBIT_PORT", "5600")
-    monkeypatch.setenv("WDTEST_EVENTS_EXCHANGE", "custom.events")
-    app = create_app({"ENV_NAME": "test", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
-    assert app.config["AMQP_URL"] == "amqp://guest:guest@broker.local:5600/%2F"
-    assert app.config["WDTEST_EVENTS_EXCHANGE"] == "custom.events"
-    monkeypatch.setenv("AMQP_URL", "amqp://a:b@127.0.0.1:1/%2F")
-    assert (
-        create_app({"ENV_NAME": "test", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
-        .config["AMQP_URL"]
-        .endswith(":1/%2F")
-    )
-
-
 @pytest.mark.parametrize("name", ["queuetest2", "a", "A.b_c-d:e", "x" * 200, "amq"])
 def test_valid_queue_names(name):
     check_name(name)
