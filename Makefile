@@ -35,9 +35,10 @@ test: install ## the test suite, every tier (TEST_DATABASE_URL adds MariaDB/MySQ
 test-unit test-services test-api test-e2e: test-%: install
 	$(BIN)/pytest tests/$* $(PYTEST_ARGS)
 
-lint: install ## ruff check + format check, as CI runs them
+lint: install ## ruff check + format check + mypy, as CI runs them
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: install
 	$(BIN)/ruff check --fix .
@@ -46,10 +47,10 @@ format: install
 swagger: install ## export the spec to $(SPEC)
 	$(BIN)/python -m swagger_export -o $(SPEC)
 
-BENCHES := bench/hot_path.py bench/redis_cache.py bench/amqp_publish.py
+BENCHES := bench.hot_path bench.redis_cache bench.amqp_publish
 
 bench: install ## the benchmarks under bench/, one after another (loopback only, bounded)
-	@for script in $(BENCHES); do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in $(BENCHES); do echo "== $$script"; $(BIN)/python -m $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -29,11 +29,11 @@ if_none_match = header(
 
 def record_etag(record: Any) -> str:
     """The strong ETag (unquoted) of a record, from a snapshot or a dumped record."""
-    get = record.get if isinstance(record, Mapping) else lambda name: getattr(record, name)
-    created_at = get("created_at")
+    fields = record if isinstance(record, Mapping) else vars(record)
+    created_at = fields["created_at"]
     if isinstance(created_at, str):
         created_at = datetime.fromisoformat(created_at)
-    return wdtests.revision(wdtest_id=get("id"), version=get("version"), created_at=created_at)
+    return wdtests.revision(wdtest_id=fields["id"], version=fields["version"], created_at=created_at)
 
 
 def body_etag(body: bytes) -> str:
@@ -51,7 +51,8 @@ def page_etag(page: Mapping) -> str:
 def conditional(response: Response, etag: str, *, weak: bool = False) -> Response:
     """``response`` with its ETag; 304 without a body when If-None-Match matches it."""
     response.set_etag(etag, weak=weak)
-    return response.make_conditional(request)
+    response.make_conditional(request)  # in place: 304 and no body when it matches
+    return response
 
 
 def _expected_revisions() -> list[str] | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
 from flask_restx.utils import unpack
 
 from api.operations import around, header
@@ -29,9 +29,7 @@ def _replay_or_run(view):
         key = request.headers.get(HEADER)
         if key is None:
             return view(*args, **kwargs)
-        from api.filters import API_KEY_HEADER  # api.filters imports api, which imports this module
-
-        caller = request.headers.get(API_KEY_HEADER, "")
+        caller = g.get("api_key", "")  # set by api.auth; "" when auth is off
         outcome = idempotency.begin(key=key, caller=caller, fingerprint=request_fingerprint())
         if isinstance(outcome, idempotency.StoredResponse):
             replay = current_app.response_class(outcome.body, outcome.status, outcome.headers)

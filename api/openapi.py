@@ -37,6 +37,7 @@ def _spec() -> tuple[APISpec, MarshmallowPlugin]:
     # Nested schemas become definitions of their own, named by class like the rest.
     plugin = MarshmallowPlugin(schema_name_resolver=schema_name)
     spec = APISpec("wdapi", "1", SWAGGER_VERSION, plugins=[plugin])
+    assert plugin.converter is not None  # set by APISpec(plugins=...)
     plugin.converter.add_parameter_attribute_function(_csv_collection)
     return spec, plugin
 
@@ -57,6 +58,7 @@ def _definition_ref(schema: Schema) -> dict:
 def query_params(schema: Schema) -> dict:
     """Swagger query parameters for every field of ``schema`` (for ``ns.doc(params=...)``)."""
     _, plugin = _spec()
+    assert plugin.converter is not None
     params = plugin.converter.schema2parameters(schema, location="query")
     for p in params:
         p.pop("example", None)  # Swagger 2.0 allows examples on bodies only
@@ -67,7 +69,7 @@ def _models(ns: Namespace, ops: list[Operation]) -> dict:
     """Register ``Problem`` and every body and response schema (nested ones included)
     as Swagger models on ``ns``; return name -> model."""
     spec, _ = _spec()
-    schemas = [Problem()]
+    schemas: list[Schema] = [Problem()]
     for op in ops:
         schemas += [op.body] if op.body is not None else []
         schemas += [r.schema for r in op.responses.values() if r.schema is not None]
@@ -89,6 +91,7 @@ def _document_path(ns: Namespace, app: Flask, resource, urls) -> None:
     if declared != set(variables):
         raise TypeError(f"{resource.__name__}: path schema {declared} != URL variables {set(variables)}")
     for name, extra in variables.items():
+        assert schema is not None  # declared == variables, so a variable has a schema
         ns.param(name, schema.fields[name].metadata.get("description"), **extra)(resource)
 
 

@@ -17,7 +17,7 @@ from api.conditional import (
 from api.idempotency import idempotent
 from api.operations import body, errors, path, query, returns
 from api.pagination import pagination_headers
-from api.rendered import json_renderer, json_response, render_json
+from api.rendered import Dumper, JSONRenderer, json_response, render_json
 from api.schemas.wdtests import (
     WdtestCreate,
     WdtestOut,
@@ -37,7 +37,8 @@ LIST_HEADERS = {
 }
 CACHE_HEADERS = {"X-Cache": {"type": "string", "enum": ["HIT", "MISS"], "description": "Served from Redis?"}}
 # Built once: a cache hit sends these bytes back without touching marshmallow.
-render_wdtest = json_renderer(wdtest_out)
+render_wdtest = JSONRenderer(wdtest_out)
+dump_page = Dumper(wdtest_page)
 
 
 @ns.route("", endpoint="wdtest_list")
@@ -50,7 +51,7 @@ class WdtestList(Resource):
     def get(self, query):
         """List records: filters (ANDed), sort and pagination; a weak ETag."""
         page, hit = wdtests.get_all_cached(
-            dump=wdtest_page.dump,
+            dump=dump_page,
             page=query.pop("page"),
             per_page=query.pop("per_page"),
             sort=query.pop("sort"),

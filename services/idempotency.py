@@ -14,13 +14,11 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from flask import current_app
 from redis.commands.core import Script
-from redis.exceptions import RedisError
 
 from extensions import redis_store
 from services.errors import Conflict, InvalidInput, Unavailable, Unprocessable
@@ -35,7 +33,7 @@ RUNNING_TTL = 300
 # KEYS: the entry. ARGV: the claim's token, the new value ("" deletes), its ttl.
 # Only the claim's owner may complete or release it.
 _SETTLE = Script(
-    None,
+    None,  # type: ignore[arg-type]  # no client: each call passes one
     b"""
 local current = redis.call('GET', KEYS[1])
 if not current or cjson.decode(current)['token'] ~= ARGV[1] then
@@ -86,19 +84,6 @@ def _entry(key: str, caller: str) -> str:
     return redis_store.state.key("idem", who, key)
 
 
-@contextmanager
-def _redis() -> Iterator:
-    state = redis_store.state
-    try:
-        yield state.client
-    except RedisError as exc:
-        state.failed(exc)
-        raise Unavailable(
-            "Redis is unavailable, so a retry cannot be told from a first request; try again shortly."
-        ) from None
-    state.succeeded()
-
-
 def begin(*, key: str, caller: str, fingerprint: str) -> Claim | StoredResponse:
     """Claim ``key`` for a first request, or return the response stored by the first one.
     Raises InvalidInput (bad key), Conflict (the first is still running), Unprocessable
@@ -108,7 +93,7 @@ def begin(*, key: str, caller: str, fingerprint: str) -> Claim | StoredResponse:
     token = uuid.uuid4().hex
     running = json.dumps({"state": "running", "token": token, "fingerprint": fingerprint})
     for _ in range(3):  # the first run may release its claim between our SET and GET
-        with _redis() as client:
+        with redis_store.session() as client:
             if client.set(entry, running, nx=True, ex=RUNNING_TTL):
                 return Claim(entry, token, fingerprint)
             raw = client.get(entry)
@@ -154,5 +139,5 @@ def release(*, claim: Claim) -> None:
 
 
 def _settle(claim: Claim, value: str, ttl: int) -> None:
-    with _redis() as client:
+    with redis_store.session() as client:
         _SETTLE(keys=(claim.entry,), args=(claim.token, value, ttl), client=client)

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 import pika
 from flask import current_app
 from pika.adapters.blocking_connection import BlockingChannel
-from sqlalchemy import delete, func, inspect, select, update
+from sqlalchemy import CursorResult, delete, func, inspect, select, update
 from sqlalchemy.orm import Session, aliased
 
 from extensions import amqp, db
@@ -79,7 +79,7 @@ def add(*, event_type: str, record, version: int | None = None) -> OutboxEvent:
 
 def get_pending_count() -> int:
     """How many events wait to be relayed."""
-    return db.session.scalar(select(func.count()).where(OutboxEvent.sent_at.is_(None)))
+    return db.session.scalar(select(func.count()).where(OutboxEvent.sent_at.is_(None))) or 0
 
 
 def _claim(session: Session, limit: int) -> list[OutboxEvent]:
@@ -146,7 +146,7 @@ def relay(*, limit: int | None = None) -> int:
     Works in rounds, one transaction each, until ``limit`` or nothing is claimable: on
     MySQL/MariaDB a round takes at most one event per record (see ``_claim``).
     Raises Unavailable (broker down, or not confirming) after committing what was sent."""
-    limit = limit or int(current_app.config["OUTBOX_BATCH_SIZE"])
+    limit = limit or current_app.config["OUTBOX_BATCH_SIZE"]
     exchange = current_app.config["WDTEST_EVENTS_EXCHANGE"]
     engine = db.engine
     if engine.dialect.name == "mysql":
@@ -189,7 +189,7 @@ def _relay_round(engine, exchange: str, limit: int) -> int:
 def delete_sent(*, older_than: timedelta) -> int:
     """Delete events sent more than ``older_than`` ago; return how many."""
     cutoff = utcnow() - older_than
-    result = db.session.execute(
+    result: CursorResult = db.session.execute(  # type: ignore[assignment]
         delete(OutboxEvent).where(OutboxEvent.sent_at.is_not(None), OutboxEvent.sent_at < cutoff)
     )
     db.session.commit()

@@ -1,9 +1,11 @@
 """Schemas of the ``exceptions`` and ``demo`` namespaces."""
 
+from typing import Any
+
 from marshmallow import RAISE, Schema, fields
 from werkzeug.exceptions import default_exceptions
 
-_STR_LISTS = {"keys": fields.String(), "values": fields.List(fields.String())}
+_STR_LISTS: dict[str, Any] = {"keys": fields.String(), "values": fields.List(fields.String())}
 
 
 # Werkzeug's error classes, 4xx and 5xx: the codes abort() can raise.

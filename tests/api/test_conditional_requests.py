@@ -141,3 +141,14 @@ def test_redis_down_refuses_keyed_writes_only(app, client):
     assert_problem(client.post(URL, json={"name": "x"}, headers={"Idempotency-Key": "k"}), 503)
     assert pending(app) == 0
     assert client.post(URL, json={"name": "x"}).status_code == 201
+
+
+@pytest.mark.parametrize("app_config", [{"API_KEYS": "alice-key-0123456,bob-key-01234567"}], indirect=True)
+def test_idempotency_keys_are_per_api_key(client):
+    def post(api_key, name):
+        headers = {"Idempotency-Key": "shared", "X-API-Key": api_key}
+        return client.post(URL, json={"name": name}, headers=headers)
+
+    assert post("alice-key-0123456", "a").status_code == 201
+    assert post("bob-key-01234567", "b").status_code == 201  # not a replay of alice's, nor 422
+    assert post("alice-key-0123456", "a").headers["Idempotent-Replayed"] == "true"

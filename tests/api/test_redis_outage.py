@@ -80,11 +80,11 @@ def test_hung_redis_gives_prompt_503s_and_records_still_work(make_app, hung_port
 def test_outage_warnings_are_rate_limited(make_app, caplog):
     client = make_app(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0", REDIS_RETRY_INTERVAL=0).test_client()
     client.post("/api/v1/wdtests", json={"id": "w", "name": "a"})
-    with caplog.at_level(logging.WARNING, logger="redis_ext"):
+    with caplog.at_level(logging.WARNING, logger="extensions.redis_store"):
         for _ in range(20):
             assert client.get("/api/v1/wdtests/w").status_code == 200
         client.get("/api/v1/redis/ping")
-    warnings = [r for r in caplog.records if r.name == "redis_ext"]
+    warnings = [r for r in caplog.records if r.name == "extensions.redis_store"]
     assert len(warnings) <= 1, [r.getMessage() for r in warnings]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from logsetup import make_handler
+from settings.logs import make_handler
 
 
 def write_log_lines(filename: str, writer: int, count: int, max_bytes: int, backups: int) -> None:

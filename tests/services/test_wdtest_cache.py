@@ -16,13 +16,16 @@ def render(record) -> bytes:
     return json.dumps({"id": record.id, "name": record.name, "age": record.age}).encode()
 
 
+render.version = "r1"  # the format's version, as api.rendered.JSONRenderer carries it
+
+
 def read(wdtest_id: str):
     body, hit = wdtests.get_rendered(wdtest_id=wdtest_id, render=render)
     return json.loads(body), hit
 
 
 def entry_key(wdtest_id: str) -> str:
-    return cache._keys(redis_store.state, wdtests.CACHE_KIND, wdtest_id)[0]
+    return cache._keys(wdtests.CACHE_KIND, wdtest_id)[0]
 
 
 @pytest.fixture
@@ -84,6 +87,8 @@ def test_slow_reader_cannot_put_back_a_row_older_than_a_finished_write(ctx, data
         assert resume.wait(10)
         return body
 
+    stalled_render.version = render.version
+
     def reader():
         with other.app_context():
             result["read"] = wdtests.get_rendered(wdtest_id="r", render=stalled_render)
@@ -116,6 +121,9 @@ def test_reader_that_started_after_the_write_still_fills(ctx):
 
 def dump_page(page) -> dict:
     return {"names": [r.name for r in page.items], "total": page.total}
+
+
+dump_page.version = "p1"
 
 
 def read_page(**query):
@@ -161,6 +169,8 @@ def test_slow_list_reader_cannot_put_back_a_page_older_than_a_finished_write(ctx
         assert resume.wait(10)
         return body
 
+    stalled_dump.version = dump_page.version
+
     def reader():
         with other.app_context():
             result["read"] = wdtests.get_all_cached(dump=stalled_dump)
@@ -180,3 +190,16 @@ def test_slow_list_reader_cannot_put_back_a_page_older_than_a_finished_write(ctx
     assert result["read"] == ({"names": ["old"], "total": 1}, False)
     assert read_page() == ({"names": ["new"], "total": 1}, False), "the stale page was served"
     assert read_page()[1] is True
+
+
+def test_an_entry_of_another_format_is_a_miss_and_replaced(ctx):
+    wdtests.create(data={"id": "v", "name": "wade"})
+    assert read("v")[1] is False and read("v")[1] is True
+
+    def render_v2(record) -> bytes:
+        return b'{"v2":true}'
+
+    render_v2.version = "r2"
+    assert wdtests.get_rendered(wdtest_id="v", render=render_v2) == (b'{"v2":true}', False)
+    assert wdtests.get_rendered(wdtest_id="v", render=render_v2) == (b'{"v2":true}', True)
+    assert read("v")[1] is False  # and back: never the other format's body

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from logsetup import RequestIdFilter, make_handler
+from settings.logs import RequestIdFilter, make_handler
 
 ROOT = Path(__file__).resolve().parents[2]
 LINE = re.compile(
