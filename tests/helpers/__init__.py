@@ -1,0 +1,1 @@
+"""Test helpers: one home for clients, launchers and builders (no fixtures here)."""
