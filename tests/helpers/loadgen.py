@@ -197,3 +197,22 @@ def write_plan(prefix: str, path: str = "/api/v1/wdtests") -> Callable[[int, int
         return Step("GET", f"{path}/{record_id}")
 
     return plan
+
+
+def missing_writes(database_url: str, load: Load) -> list[str]:
+    """Ids of acknowledged writes the database does not hold as acknowledged (or newer)."""
+    from sqlalchemy import create_engine, text
+
+    acknowledged = load.acknowledged()
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            rows = dict(conn.execute(text("SELECT id, name FROM wdtest")).all())
+    finally:
+        engine.dispose()
+    missing = []
+    for record_id, record in acknowledged.items():
+        later = [o for o in load.outcomes if o.path.endswith(f"/{record_id}") and o.status is None]
+        if rows.get(record_id) != record["name"] and not later:
+            missing.append(record_id)
+    return missing
