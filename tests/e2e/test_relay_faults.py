@@ -4,21 +4,16 @@ while it is away, and each arrives exactly once."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from factory import create_app
 from tests.helpers.faultproxy import BLACKHOLE, FORWARD, REFUSE, FaultProxy
-from tests.helpers.gunicorn import ROOT, production_env
+from tests.helpers.gunicorn import production_env, start_relay, stop_process
 from tests.helpers.loadgen import wait_for
 from tests.rabbit import HOST, PORT, unique
 from tests.redis_support import redis_config
-
-FLASK = Path(sys.executable).with_name("flask")
 
 
 @pytest.fixture
@@ -35,25 +30,16 @@ def relay(tmp_path, sqlite_e2e_url, proxy, broker):
         sqlite_e2e_url,
         AMQP_URL=f"amqp://guest:guest@127.0.0.1:{proxy.port}/%2F",
         WDTEST_EVENTS_EXCHANGE=exchange,
-        OUTBOX_POLL_INTERVAL="0.2",
-        AMQP_OPERATION_TIMEOUT="1",
+        APP_OUTBOX_POLL_INTERVAL="0.2",
+        APP_AMQP_OPERATION_TIMEOUT="1",
         **redis_config(),
     )
-    log = open(tmp_path / "relay.out", "w")
-    process = subprocess.Popen(
-        [str(FLASK), "--app", "run", "outbox", "relay"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    process = start_relay(env, tmp_path / "relay.out")
     app = create_app({"ENV_NAME": "test", "SQLALCHEMY_DATABASE_URI": sqlite_e2e_url, **redis_config()})
     try:
         yield app.test_client(), broker, queue
     finally:
-        process.terminate()
-        process.wait(15)
-        log.close()
+        stop_process(process)
 
 
 def create(client, prefix: str, count: int) -> set[str]:

@@ -116,3 +116,26 @@ def wait_for_new_workers(server: Gunicorn, old: set[int], count: int, timeout: f
     wait_for(lambda: len(set(server.worker_pids()) - old) >= count, timeout)
     time.sleep(0.2)
     return set(server.worker_pids()) - old
+
+
+def start_relay(env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    """``flask outbox relay`` in its own process, as beside gunicorn in production."""
+    flask = Path(sys.executable).with_name("flask")
+    with open(log_path, "a") as log:
+        return subprocess.Popen(
+            [str(flask), "--app", "run", "outbox", "relay"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 15) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
