@@ -155,6 +155,8 @@ def _stop_listening(worker):
     """On the worker's loop thread: serve what the kernel has queued, then close the listeners."""
     worker.set_accept_enabled(False)
     for listener in worker.sockets:
-        while select.select([listener], [], [], 0)[0]:
+        for _ in range(worker.cfg.backlog):  # bounded: a flood of connects must not hold it here
+            if not select.select([listener], [], [], 0)[0]:
+                break
             worker.accept(listener)  # non-blocking: another worker may have taken it
         listener.close()

@@ -80,8 +80,8 @@ def test_worker_sigkill_under_load_costs_only_its_requests(tmp_path, mysql_e2e_u
         time.sleep(1)
         load.stop()
     figures.add("worker SIGKILL under load", f"{load.summary()}; replaced in {replaced_after:.2f} s")
-    # The killed worker's in-flight requests (4 threads) are lost; nothing else is.
+    # Only the connections the killed worker held (in flight or kept alive) are lost.
     assert all(ok(o.status) for o in load.outcomes if o.status is not None), load.summary()
-    assert len(load.errors()) <= 4, load.errors()
+    assert len(load.errors()) <= load.threads, load.errors()
     assert replaced_after < 10
     assert not missing_writes(mysql_e2e_url, load)
