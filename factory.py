@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from flask import Flask
 from sqlalchemy import event
+from sqlalchemy.exc import SQLAlchemyError
 
 from api import init_api
 from api.converters import register_converters
@@ -19,6 +20,8 @@ from commands import register_commands
 from extensions import amqp, db, migrate, redis_store
 from logsetup import configure_logging
 from settings import load_config
+
+log = logging.getLogger(__name__)
 
 
 def create_app(config: str | type | Mapping | None = None) -> Flask:
@@ -46,12 +49,23 @@ def register_extensions(app: Flask) -> None:
     # the lines reach the app's handlers once, with the request id.
     logging.getLogger("sqlalchemy.engine.Engine").addHandler(logging.NullHandler())
     db.init_app(app)
+    app.teardown_appcontext(close_session)  # runs before Flask-SQLAlchemy's own remove()
     migrate.init_app(app, db, directory=app.config.get("MIGRATIONS_DIR", "migrations"))
     redis_store.init_app(app)
     amqp.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
+
+
+def close_session(_exc) -> None:
+    # The rollback that ends a request fails when the server went away meanwhile; raised from
+    # teardown it would replace the response (often a 503 already) with gunicorn's bare 500.
+    try:
+        db.session.remove()
+    except SQLAlchemyError as err:
+        log.warning("database session could not be closed cleanly: %r", getattr(err, "orig", err))
+        db.session.registry.clear()  # SQLAlchemy has invalidated the lost connection
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

