@@ -7,7 +7,7 @@ SPEC   ?= swagger.json
 export FLASK_APP := run
 SUDO   := $(shell test "$$(id -u)" = 0 || echo sudo)
 
-.PHONY: install nginx run serve migrate test test-faults lint format swagger bench clean
+.PHONY: install nginx run serve migrate test test-unit test-services test-api test-e2e test-faults lint format swagger bench clean
 
 $(VENV)/.installed: requirements.lock requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,16 +34,24 @@ nginx: ## nginx for the live tier (tests/e2e): the Debian package, when missing
 		echo "installing nginx (apt-get)"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nginx; }
 
-test: install nginx ## the test suite (TEST_DATABASE_URL adds MariaDB/MySQL); fault tests bounded
+test: install nginx ## the test suite, every tier (TEST_DATABASE_URL adds MariaDB/MySQL); fault tests bounded
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# One tier each: the directory is the tier (README "Tests").
+test-unit test-services test-api: test-%: install
+	$(BIN)/pytest tests/$* $(PYTEST_ARGS)
+
+test-e2e: install nginx
+	$(BIN)/pytest tests/e2e $(PYTEST_ARGS)
+
 FAULT_SECONDS ?= 20
-test-faults: install nginx ## the live tier's fault tests with longer load (FAULT_SECONDS each)
+test-faults: install nginx ## the live tier with longer faults (FAULT_SECONDS each)
 	FAULT_SECONDS=$(FAULT_SECONDS) $(BIN)/pytest tests/e2e -rA $(PYTEST_ARGS)
 
-lint: install ## ruff check + format check, as CI runs them
+lint: install ## ruff check + format check + mypy, as CI runs them
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: install
 	$(BIN)/ruff check --fix .
@@ -52,10 +60,10 @@ format: install
 swagger: install ## export the spec to $(SPEC)
 	$(BIN)/python -m swagger_export -o $(SPEC)
 
-BENCHES := bench/hot_path.py bench/redis_cache.py bench/amqp_publish.py
+BENCHES := bench.hot_path bench.redis_cache bench.amqp_publish
 
 bench: install ## the benchmarks under bench/, one after another (loopback only, bounded)
-	@for script in $(BENCHES); do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in $(BENCHES); do echo "== $$script"; $(BIN)/python -m $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

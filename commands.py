@@ -65,7 +65,7 @@ class _Stop:
 @click.option("--exit-with-parent", is_flag=True, help="Stop when the parent process exits.")
 def relay_command(once: bool, batch_size: int | None, interval: float | None, exit_with_parent: bool) -> None:
     """Publish pending events to the exchange with confirms, oldest first; at-least-once."""
-    interval = interval or float(current_app.config["OUTBOX_POLL_INTERVAL"])
+    interval = interval or current_app.config["OUTBOX_POLL_INTERVAL"]
     exchange = current_app.config["WDTEST_EVENTS_EXCHANGE"]
     stop = _Stop(watch_parent=exit_with_parent)
     log.info("outbox relay started (exchange %r, pid %d)", exchange, os.getpid())

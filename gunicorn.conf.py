@@ -1,56 +1,43 @@
-"""gunicorn settings, each from an environment variable with a sane default.
+"""gunicorn settings, from the app's settings declaration (``settings.declaration``).
 
 ``make serve`` runs ``gunicorn -c gunicorn.conf.py run:app``. README.md ("gunicorn")
 maps every setting to the tutorial's list of gunicorn options.
 """
 
-import importlib
 import mmap
 import multiprocessing
-import os
 import select
 import signal
-import sys
 import time
 
+from settings import load, or_refuse
 
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
-    return int(value) if value else default
-
-
-def _env_float(name: str, default: float) -> float:
-    value = os.environ.get(name, "").strip()
-    return float(value) if value else default
-
-
-# The master loads this file before the app; make the project's modules importable.
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-logsetup = importlib.import_module("logsetup")
+# The app's settings, parsed as the app parses them: a bad value stops gunicorn here.
+_settings = or_refuse(load)
 
 proc_name = "wdapi"
-bind = os.environ.get("BIND", "127.0.0.1:8000").split(",")
-backlog = _env_int("GUNICORN_BACKLOG", 2048)
-workers = _env_int("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1)
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
-threads = _env_int("GUNICORN_THREADS", 4)
+bind = list(_settings["BIND"])
+backlog = _settings["GUNICORN_BACKLOG"]
+workers = _settings["WEB_CONCURRENCY"] or multiprocessing.cpu_count() * 2 + 1
+worker_class = _settings["GUNICORN_WORKER_CLASS"]
+threads = _settings["GUNICORN_THREADS"]
 # Recycle workers now and then (0 = never); the jitter keeps them from restarting together.
-max_requests = _env_int("GUNICORN_MAX_REQUESTS", 0)
-max_requests_jitter = _env_int("GUNICORN_MAX_REQUESTS_JITTER", 0)
-timeout = _env_int("GUNICORN_TIMEOUT", 30)
+max_requests = _settings["GUNICORN_MAX_REQUESTS"]
+max_requests_jitter = _settings["GUNICORN_MAX_REQUESTS_JITTER"]
+timeout = _settings["GUNICORN_TIMEOUT"]
 # SIGTERM and SIGHUP give in-flight requests this long to finish before a worker is killed.
-graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 30)
-keepalive = _env_int("GUNICORN_KEEPALIVE", 5)
+graceful_timeout = _settings["GUNICORN_GRACEFUL_TIMEOUT"]
+keepalive = _settings["GUNICORN_KEEPALIVE"]
 # SIGTERM first drains for this long (see when_ready); behind nginx it must exceed the
 # upstream keepalive_timeout of deploy/nginx (4 s). 0: stop at once.
-drain_delay = _env_float("GUNICORN_DRAIN_DELAY", 0.0)
-limit_request_line = _env_int("GUNICORN_LIMIT_REQUEST_LINE", 4094)
-limit_request_fields = _env_int("GUNICORN_LIMIT_REQUEST_FIELDS", 100)
-limit_request_field_size = _env_int("GUNICORN_LIMIT_REQUEST_FIELD_SIZE", 8190)
-pidfile = os.environ.get("GUNICORN_PIDFILE") or None
+drain_delay = _settings["GUNICORN_DRAIN_DELAY"]
+limit_request_line = _settings["GUNICORN_LIMIT_REQUEST_LINE"]
+limit_request_fields = _settings["GUNICORN_LIMIT_REQUEST_FIELDS"]
+limit_request_field_size = _settings["GUNICORN_LIMIT_REQUEST_FIELD_SIZE"]
+pidfile = _settings["GUNICORN_PIDFILE"]
 # gunicornc's control socket: a path, "off", or gunicorn's default under $HOME.
-_control = os.environ.get("GUNICORN_CONTROL_SOCKET", "").strip()
-if _control.lower() == "off":
+_control = _settings["GUNICORN_CONTROL_SOCKET"]
+if _control and _control.lower() == "off":
     control_socket_disable = True
 elif _control:
     control_socket = _control
@@ -61,30 +48,28 @@ elif _control:
 preload_app = False
 
 # Logging: the app's format and handlers for gunicorn's error and access logs.
-# The access line's request id is the response's X-Request-ID (logsetup.RequestIdFilter).
-loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+# The access line's request id is the response's X-Request-ID (settings.logs.RequestIdFilter).
+loglevel = _settings["LOG_LEVEL"].lower()
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(f)s" "%(a)s"'
-_log_format = os.environ.get("LOG_FORMAT", "text").strip().lower() or "text"
-_handlers = {"stderr": {"()": "logsetup.make_handler", "log_format": _log_format}}
-if os.environ.get("LOG_FILE", "").strip():
+_handlers = {"stderr": {"()": "settings.logs.make_handler", "log_format": _settings["LOG_FORMAT"]}}
+if _settings["LOG_FILE"]:
     _handlers["file"] = {
-        "()": "logsetup.make_handler",
-        "log_format": _log_format,
-        "filename": os.environ["LOG_FILE"].strip(),
-        "max_bytes": _env_int("LOG_FILE_MAX_BYTES", 300 * 1024 * 1024),
-        "backups": _env_int("LOG_FILE_BACKUPS", 10),
+        "()": "settings.logs.make_handler",
+        "log_format": _settings["LOG_FORMAT"],
+        "filename": _settings["LOG_FILE"],
+        "max_bytes": _settings["LOG_FILE_MAX_BYTES"],
+        "backups": _settings["LOG_FILE_BACKUPS"],
     }
-_access_on = os.environ.get("GUNICORN_ACCESSLOG", "on").strip().lower() not in ("off", "0", "false", "no")
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {},
     "handlers": _handlers,
-    "root": {"level": loglevel.upper(), "handlers": list(_handlers)},
+    "root": {"level": _settings["LOG_LEVEL"], "handlers": list(_handlers)},
     "loggers": {
-        "gunicorn.error": {"level": loglevel.upper(), "handlers": list(_handlers), "propagate": False},
+        "gunicorn.error": {"level": _settings["LOG_LEVEL"], "handlers": list(_handlers), "propagate": False},
         "gunicorn.access": {
-            "level": "INFO" if _access_on else "CRITICAL",
+            "level": "INFO" if _settings["GUNICORN_ACCESSLOG"] else "CRITICAL",
             "handlers": list(_handlers),
             "propagate": False,
         },

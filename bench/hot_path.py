@@ -5,7 +5,7 @@ same MariaDB table (database ``wdapi_bench``, recreated). For each of GET /wdtes
 20-row list page the rounds alternate between the two apps, and the report gives the median
 requests/s of each and their ratio (target: wdapi >= 0.8x bare). Loopback only, about a minute.
 
-    .venv/bin/python bench/hot_path.py [--seconds 3] [--rounds 3] [--concurrency 8]
+    .venv/bin/python -m bench.hot_path [--seconds 3] [--rounds 3] [--concurrency 8]
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from pathlib import Path
 import pymysql
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 DB_NAME = "wdapi_bench"
 DB_URL = f"mysql+pymysql://root@127.0.0.1:3306/{DB_NAME}?charset=utf8mb4"

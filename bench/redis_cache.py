@@ -7,7 +7,7 @@ reachable, a temporary SQLite file; Redis is the local one with a private key pr
 that is deleted at the end. One keep-alive client sends sequential requests, so the
 figures are per-request latency, not throughput. Bounded: about 20 seconds.
 
-    .venv/bin/python bench/redis_cache.py [--requests N]
+    .venv/bin/python -m bench.redis_cache [--requests N]
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ import redis
 from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 MYSQL_SERVER = "mysql+pymysql://root@127.0.0.1:3306/"
 MYSQL_DB = "wdapi_bench_redis"

@@ -16,9 +16,10 @@ from sqlalchemy.engine import make_url
 
 from extensions import db
 from factory import create_app
-from tests.conftest import need, reachable
 from tests.helpers.nginx import nginx_binary
-from tests.redis_support import redis_config
+from tests.helpers.ports import reachable
+from tests.helpers.redis_support import redis_config
+from tests.helpers.require import need
 
 
 @pytest.fixture(scope="session")

@@ -17,10 +17,11 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.helpers.faultproxy import BLACKHOLE, FORWARD, REFUSE, FaultProxy
-from tests.helpers.gunicorn import Gunicorn, production_env, start_relay, stop_process
+from tests.helpers.gunicorn import Instance as Gunicorn
+from tests.helpers.gunicorn import production_env, start_relay, stop_process
 from tests.helpers.loadgen import Load, missing_writes, request, wait_for, write_plan
-from tests.rabbit import unique
-from tests.redis_support import TEST_REDIS_URL, redis_test_prefix
+from tests.helpers.rabbit import unique
+from tests.helpers.redis_support import TEST_REDIS_URL, redis_test_prefix
 
 BOUND = 6.0  # seconds no request may take, whatever is down (generous: the machine is shared)
 
@@ -49,7 +50,7 @@ def rig(tmp_path, mysql_e2e_url, broker):
         REDIS_KEY_PREFIX=redis_test_prefix(),
         AMQP_URL=f"amqp://guest:guest@127.0.0.1:{proxies['rabbitmq'].port}/%2F",
         WDTEST_EVENTS_EXCHANGE=exchange,
-        APP_OUTBOX_POLL_INTERVAL="0.2",
+        OUTBOX_POLL_INTERVAL="0.2",
     )
     app = Gunicorn(tmp_path, env).start()
     relay = start_relay(env, tmp_path / "relay.out")

@@ -11,10 +11,11 @@ import time
 
 import pytest
 
-from tests.helpers.gunicorn import Gunicorn, production_env
+from tests.helpers.gunicorn import Instance as Gunicorn
+from tests.helpers.gunicorn import production_env
 from tests.helpers.loadgen import API_KEY, percentile, request
 from tests.helpers.nginx import Nginx
-from tests.ops_support import dead_port
+from tests.helpers.ports import dead_port
 
 pytestmark = pytest.mark.usefixtures("nginx_installed")
 URL = "/api/v1/wdtests"

@@ -12,8 +12,8 @@ from factory import create_app
 from tests.helpers.faultproxy import BLACKHOLE, FORWARD, REFUSE, FaultProxy
 from tests.helpers.gunicorn import production_env, start_relay, stop_process
 from tests.helpers.loadgen import wait_for
-from tests.rabbit import HOST, PORT, unique
-from tests.redis_support import redis_config
+from tests.helpers.rabbit import HOST, PORT, unique
+from tests.helpers.redis_support import redis_config
 
 
 @pytest.fixture
@@ -30,8 +30,8 @@ def relay(tmp_path, sqlite_e2e_url, proxy, broker):
         sqlite_e2e_url,
         AMQP_URL=f"amqp://guest:guest@127.0.0.1:{proxy.port}/%2F",
         WDTEST_EVENTS_EXCHANGE=exchange,
-        APP_OUTBOX_POLL_INTERVAL="0.2",
-        APP_AMQP_OPERATION_TIMEOUT="1",
+        OUTBOX_POLL_INTERVAL="0.2",
+        AMQP_OPERATION_TIMEOUT="1",
         **redis_config(),
     )
     process = start_relay(env, tmp_path / "relay.out")

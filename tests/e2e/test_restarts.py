@@ -10,7 +10,8 @@ import uuid
 
 import pytest
 
-from tests.helpers.gunicorn import Gunicorn, production_env, wait_for_new_workers
+from tests.helpers.gunicorn import Instance as Gunicorn
+from tests.helpers.gunicorn import production_env, wait_for_new_workers
 from tests.helpers.loadgen import Load, missing_writes, request, wait_for, write_plan
 from tests.helpers.nginx import Nginx
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from string import Template
 
 from tests.helpers.loadgen import wait_until_listening
-from tests.ops_support import free_port
+from tests.helpers.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy" / "nginx"

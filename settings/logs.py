@@ -71,6 +71,7 @@ def make_handler(
 ) -> logging.Handler:
     """A handler with the app's format and request ids: stderr, or the rotating ``filename``.
     Also the ``()`` factory of gunicorn's ``logconfig_dict``."""
+    handler: logging.Handler
     if filename:
         handler = ConcurrentRotatingFileHandler(
             filename, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
@@ -79,7 +80,7 @@ def make_handler(
         handler = StderrHandler()
     handler.setFormatter(make_formatter(log_format))
     handler.addFilter(RequestIdFilter())
-    handler._wdapi = True  # ours: replaced, never stacked, when logging is set up again
+    handler._wdapi = True  # type: ignore[union-attr]  # ours: replaced, never stacked, when logging is set up again
     return handler
 
 

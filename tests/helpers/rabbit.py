@@ -12,16 +12,15 @@ import uuid
 
 import pika
 
-from tests.conftest import need, reachable
-from tests.ops_support import dead_port
+from tests.helpers.ports import dead_port
+from tests.helpers.require import require_port
 
 HOST, PORT = "127.0.0.1", 5672
 URL = f"amqp://guest:guest@{HOST}:{PORT}/%2F"
 
 
 def require_broker() -> None:
-    if not reachable(HOST, PORT):
-        need(f"RabbitMQ at {HOST}:{PORT} is not reachable")
+    require_port(HOST, PORT, "RabbitMQ")
 
 
 def unique(prefix: str = "test") -> str:

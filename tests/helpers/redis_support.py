@@ -15,10 +15,19 @@ import uuid
 
 import redis
 
-from tests.ops_support import free_port
+from tests.helpers.ports import free_port
+from tests.helpers.require import require_port
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 SESSION_PREFIX = f"wdapi-test-{uuid.uuid4().hex[:12]}-"
+
+
+def require_test_redis() -> None:
+    """Skip (or fail under REQUIRE_SERVICES=1) when the test Redis is not reachable."""
+    url = redis.connection.parse_url(TEST_REDIS_URL)
+    require_port(
+        url.get("host", "127.0.0.1"), url.get("port", 6379), f"Redis ({TEST_REDIS_URL}, TEST_REDIS_URL)"
+    )
 
 
 def redis_test_prefix() -> str:

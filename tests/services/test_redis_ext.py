@@ -4,8 +4,8 @@ import logging
 
 import pytest
 
+from extensions.redis_store import RateLimitedWarning
 from factory import create_app
-from redis_ext import RateLimitedWarning
 from settings import ConfigError
 
 BASE = {"ENV_NAME": "test", "SQLALCHEMY_DATABASE_URI": "sqlite://", "SQLALCHEMY_ECHO": False}
@@ -52,8 +52,9 @@ def test_env_overrides(monkeypatch):
     monkeypatch.setenv("REDIS_KEY_PREFIX", "other:")
     monkeypatch.setenv("CACHE_TTL", "60")
     monkeypatch.setenv("REDIS_PASSWORD", "s3cret")
-    state = create_app({**BASE}).extensions["redis"]
-    assert (state.url, state.max_connections, state.prefix, state.cache_ttl) == (
+    app = create_app({**BASE})
+    state = app.extensions["redis"]
+    assert (state.url, state.max_connections, state.prefix, app.config["CACHE_TTL"]) == (
         "redis://127.0.0.1:6390/3",
         4,
         "other:",

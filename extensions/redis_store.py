@@ -11,19 +11,22 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from urllib.parse import urlsplit
 
 import redis
 from flask import Flask, current_app
 from redis.backoff import NoBackoff
 from redis.connection import parse_url
+from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from services.errors import Unavailable
 from settings import ConfigError
 
 log = logging.getLogger(__name__)
+UNAVAILABLE = "Redis is unavailable; try again shortly."
 
 
 class RateLimitedWarning:
@@ -49,22 +52,11 @@ class RateLimitedWarning:
         return True
 
 
-def _number(config: Mapping, key: str, kind: type, minimum: float):
-    # Values may come from the environment as strings; refuse bad ones at startup.
-    try:
-        value = kind(config[key])
-    except (TypeError, ValueError):
-        raise ConfigError(f"{key} must be a {kind.__name__}; got {config[key]!r}") from None
-    if value < minimum:
-        raise ConfigError(f"{key} must be at least {minimum}; got {value!r}")
-    return value
-
-
 class RedisState:
     """One app's Redis settings, outage bookkeeping, and this process's client."""
 
     def __init__(self, config: Mapping):
-        self.url = str(config["REDIS_URL"] or "")
+        self.url: str = config["REDIS_URL"]
         # An empty REDIS_URL runs the app without Redis: no cache, /redis/* answers 503.
         self.enabled = bool(self.url)
         try:
@@ -75,23 +67,17 @@ class RedisState:
         parts = urlsplit(self.url)
         # For logs: never print a password.
         self.safe_url = f"{parts.scheme}://{parts.hostname or ''}:{parts.port or 6379}{parts.path}"
-        self.password = config.get("REDIS_PASSWORD") or None
-        self.max_connections = _number(config, "REDIS_MAX_CONNECTIONS", int, 1)
-        self.connect_timeout = _number(config, "REDIS_CONNECT_TIMEOUT", float, 0.001)
-        self.socket_timeout = _number(config, "REDIS_SOCKET_TIMEOUT", float, 0.001)
-        self.pool_timeout = _number(config, "REDIS_POOL_TIMEOUT", float, 0)
-        self.retry_interval = _number(config, "REDIS_RETRY_INTERVAL", float, 0)
-        self.cache_ttl = _number(config, "CACHE_TTL", int, 0)
-        self.prefix = str(config["REDIS_KEY_PREFIX"])
-        self.warn = RateLimitedWarning(log, _number(config, "REDIS_WARN_INTERVAL", float, 0))
+        self.password: str | None = config["REDIS_PASSWORD"]
+        self.max_connections: int = config["REDIS_MAX_CONNECTIONS"]
+        self.connect_timeout: float = config["REDIS_CONNECT_TIMEOUT"]
+        self.socket_timeout: float = config["REDIS_SOCKET_TIMEOUT"]
+        self.pool_timeout: float = config["REDIS_POOL_TIMEOUT"]
+        self.prefix: str = config["REDIS_KEY_PREFIX"]
+        self.warn = RateLimitedWarning(log, config["REDIS_WARN_INTERVAL"])
         self._lock = threading.Lock()
         self._pid: int | None = None
         self._client: redis.Redis | None = None
-        self._skip_until = 0.0
         self.down = False
-        # Ids whose invalidation failed; retried before this process next reads the cache.
-        self.pending: dict[tuple[str, str], None] = {}
-        self.pending_lock = threading.Lock()
 
     @property
     def client(self) -> redis.Redis:
@@ -99,34 +85,46 @@ class RedisState:
         Raises Unavailable when Redis is disabled."""
         if not self.enabled:
             raise Unavailable("Redis is disabled on this server (REDIS_URL is empty).")
-        if self._pid != os.getpid():
+        if self._client is None or self._pid != os.getpid():
             with self._lock:
-                if self._pid != os.getpid():
+                if self._client is None or self._pid != os.getpid():
                     self._client = redis.Redis(connection_pool=self._make_pool())
                     self._pid = os.getpid()
         return self._client
 
+    def _options(self, connect_timeout: float, socket_timeout: float) -> dict:
+        # No retries: timeouts bound each command, and a pool reconnects stale sockets itself.
+        return {
+            "socket_connect_timeout": connect_timeout,
+            "socket_timeout": socket_timeout,
+            "retry": Retry(NoBackoff(), 0),
+            **({"password": self.password} if self.password else {}),
+        }
+
     def _make_pool(self) -> redis.ConnectionPool:
         # Blocking: a thread waits briefly for a free connection instead of failing at once.
-        # No retries: timeouts bound each command, and the pool reconnects stale sockets itself.
         return redis.BlockingConnectionPool.from_url(
             self.url,
             max_connections=self.max_connections,
             timeout=self.pool_timeout,
-            socket_connect_timeout=self.connect_timeout,
-            socket_timeout=self.socket_timeout,
-            retry=Retry(NoBackoff(), 0),
-            **({"password": self.password} if self.password else {}),
+            **self._options(self.connect_timeout, self.socket_timeout),
         )
+
+    def ping(self, timeout: float) -> None:
+        """PING on a fresh connection (not the pool) within ``timeout``: a readiness probe."""
+        client = redis.Redis.from_url(self.url, **self._options(timeout, timeout))
+        try:
+            client.ping()
+        finally:
+            client.close()
 
     def key(self, *parts: str) -> str:
         """A key under the app's prefix: every key the app touches goes through here."""
         return self.prefix + ":".join(parts)
 
     def failed(self, exc: Exception) -> None:
-        """Record a failed call: warn (rate-limited) and let the cache skip Redis for a while."""
+        """Record a failed call: warn, rate-limited."""
         self.down = True
-        self._skip_until = time.monotonic() + self.retry_interval
         self.warn("Redis at %s is unavailable: %s: %s", self.safe_url, type(exc).__name__, exc)
 
     def succeeded(self) -> None:
@@ -134,12 +132,19 @@ class RedisState:
             self.down = False
             log.info("Redis at %s is reachable again", self.safe_url)
 
-    def cache_usable(self) -> bool:
-        """False while the cache is off (no Redis, CACHE_TTL=0) or backing off after a failure."""
-        return self.enabled and self.cache_ttl > 0 and time.monotonic() >= self._skip_until
+    @contextmanager
+    def session(self) -> Iterator[redis.Redis]:
+        """The client; any Redis failure in the block becomes Unavailable (mapped in this one place)."""
+        client = self.client
+        try:
+            yield client
+        except RedisError as exc:
+            self.failed(exc)
+            raise Unavailable(UNAVAILABLE) from None
+        self.succeeded()
 
 
-class RedisExt:
+class RedisStore:
     """Flask extension: ``init_app`` puts a RedisState in ``app.extensions["redis"]``."""
 
     def init_app(self, app: Flask) -> None:
@@ -152,3 +157,12 @@ class RedisExt:
     @property
     def client(self) -> redis.Redis:
         return self.state.client
+
+    def session(self) -> AbstractContextManager[redis.Redis]:
+        """``with redis_store.session() as client``: Redis failures raise Unavailable."""
+        return self.state.session()
+
+    def probe(self) -> Callable[[float], None] | None:
+        """This app's readiness probe, or None when Redis is disabled (call in an app context)."""
+        state = self.state
+        return state.ping if state.enabled else None

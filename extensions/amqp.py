@@ -11,6 +11,7 @@ module is the one place that knows them.
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import os
 import threading
@@ -51,7 +52,7 @@ REFUSALS: dict[int, type[DomainError]] = {
 
 
 def amqp_url(config: Mapping) -> str:
-    """``AMQP_URL`` if set, else a URL from the tutorial's ``RABBIT_*`` settings (default vhost);
+    """``AMQP_URL`` if set, else a URL from the ``RABBIT_*`` settings (default vhost);
     empty when both ``AMQP_URL`` and ``RABBIT_HOST`` are: RabbitMQ is disabled."""
     if config.get("AMQP_URL"):
         return config["AMQP_URL"]
@@ -59,20 +60,30 @@ def amqp_url(config: Mapping) -> str:
         return ""
     user = quote(str(config["RABBIT_USER"]), safe="")
     password = quote(str(config["RABBIT_PASSWORD"]), safe="")
-    return f"amqp://{user}:{password}@{config['RABBIT_HOST']}:{int(config['RABBIT_PORT'])}/%2F"
+    return f"amqp://{user}:{password}@{config['RABBIT_HOST']}:{config['RABBIT_PORT']}/%2F"
 
 
 def connection_parameters(config: Mapping) -> pika.URLParameters:
     """pika parameters from the settings; the timeout settings override any in the URL."""
     params = pika.URLParameters(amqp_url(config))
-    timeout = float(config["AMQP_CONNECT_TIMEOUT"])
-    params.heartbeat = int(config["AMQP_HEARTBEAT"])
-    params.socket_timeout = timeout
-    params.stack_timeout = timeout
-    params.blocked_connection_timeout = float(config["AMQP_BLOCKED_TIMEOUT"])
+    params.heartbeat = config["AMQP_HEARTBEAT"]
+    _timeouts(params, config["AMQP_CONNECT_TIMEOUT"], config["AMQP_BLOCKED_TIMEOUT"])
+    return params
+
+
+def _timeouts(params: pika.URLParameters, connect: float, blocked: float) -> None:
+    params.socket_timeout = connect
+    params.stack_timeout = connect
+    params.blocked_connection_timeout = blocked
     # One attempt: the caller answers 503 promptly and the next request tries again.
     params.connection_attempts = 1
-    return params
+
+
+def ping(params: pika.URLParameters, timeout: float) -> None:
+    """Open and close a connection within ``timeout``: a readiness probe."""
+    params = copy.copy(params)
+    _timeouts(params, timeout, timeout)
+    pika.BlockingConnection(params).close()
 
 
 class _Client:
@@ -182,7 +193,7 @@ def _domain_error(err: AMQPError) -> DomainError | None:
     return None
 
 
-class AMQPExt:
+class AMQP:
     """Bound with ``init_app``; ``run`` executes an operation on this thread's channel."""
 
     def init_app(self, app: Flask) -> None:
@@ -192,7 +203,7 @@ class AMQPExt:
         # ``run`` logs each failure once, at WARNING.
         logging.getLogger("pika").setLevel(app.config["AMQP_PIKA_LOG_LEVEL"])
         params = connection_parameters(app.config) if app.config["AMQP_URL"] else None
-        app.extensions[EXTENSION] = _Connections(params, float(app.config["AMQP_OPERATION_TIMEOUT"]))
+        app.extensions[EXTENSION] = _Connections(params, app.config["AMQP_OPERATION_TIMEOUT"])
 
     @staticmethod
     def _state() -> _Connections:
@@ -236,3 +247,8 @@ class AMQPExt:
     def close(self) -> None:
         """Close this thread's connection (tests, and commands before they exit)."""
         self._state().discard()
+
+    def probe(self) -> Callable[[float], None] | None:
+        """This app's readiness probe, or None when RabbitMQ is disabled (call in an app context)."""
+        params = self._state().params
+        return None if params is None else functools.partial(ping, params)

@@ -1,97 +1,52 @@
 """gunicorn with gunicorn.conf.py on a loopback port: logs, graceful reload and shutdown."""
 
-import http.client
 import json
 import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.ops_support import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
-GUNICORN = Path(sys.executable).with_name("gunicorn")
+from tests.helpers.env import clean_env
+from tests.helpers.gunicorn import GUNICORN, ROOT, Gunicorn
+from tests.helpers.live import request
+from tests.helpers.ports import free_port
 
 
 def get(port: int, path: str, headers=None, timeout: float = 15.0):
-    """One request on its own connection (keep-alive would pin it to an old worker)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request("GET", path, headers={"Connection": "close", **(headers or {})})
-        response = conn.getresponse()
-        return response.status, response.read(), response
-    finally:
-        conn.close()
+    """(status, body, response) of one GET on its own connection."""
+    response = request(port, "GET", path, headers=headers, timeout=timeout)
+    return response.status, response.body, response
 
 
 @pytest.fixture
 def server(tmp_path):
-    if not GUNICORN.exists():
-        pytest.fail(f"gunicorn is not installed at {GUNICORN}")
-    port = free_port()
-    output = open(tmp_path / "gunicorn.out", "w+")  # closed at teardown
-    env = {
-        **os.environ,
-        "APP_ENV": "test",
-        "BIND": f"127.0.0.1:{port}",
-        "WEB_CONCURRENCY": "2",
-        "GUNICORN_THREADS": "4",
-        "GUNICORN_GRACEFUL_TIMEOUT": "15",
-        "GUNICORN_CONTROL_SOCKET": "off",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'live.sqlite3'}",
-        "LOG_FORMAT": "text",
-    }
-    proc = subprocess.Popen(
-        [str(GUNICORN), "-c", "gunicorn.conf.py", "tests.api.live_app:app"],
-        cwd=ROOT,
-        env=env,
-        stdout=output,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group, as in a terminal
+    server = Gunicorn(
+        tmp_path / "gunicorn.out",
+        APP_ENV="test",
+        WEB_CONCURRENCY="2",
+        GUNICORN_THREADS="4",
+        GUNICORN_GRACEFUL_TIMEOUT="15",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'live.sqlite3'}",
+        LOG_FORMAT="text",
     )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if get(port, "/healthz", timeout=2)[0] == 200:
-                break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            output.seek(0)
-            pytest.fail(f"gunicorn did not start:\n{output.read()}")
-        time.sleep(0.2)
-    proc.port = port
-    proc.output = output
-    yield proc
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    output.close()
-
-
-def read_output(proc) -> str:
-    proc.output.flush()
-    proc.output.seek(0)
-    return proc.output.read()
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
 
 
 def test_access_and_error_logs_share_the_app_format(server):
     status, _, response = get(server.port, "/healthz", {"X-Request-ID": "live-rid-1"})
-    assert status == 200 and response.getheader("X-Request-ID") == "live-rid-1"
-    assert response.getheader("Server-Timing").startswith("app;dur=")
+    assert status == 200 and response.header("X-Request-ID") == "live-rid-1"
+    assert response.header("Server-Timing").startswith("app;dur=")
     server.send_signal(signal.SIGTERM)
     assert server.wait(timeout=30) == 0
-    out = read_output(server)
+    out = server.read_output()
     access = (
         r"\S+ \S+ INFO gunicorn\.access \[live-rid-1\] \S+:\d+ "
         r"127\.0\.0\.1 \"GET /healthz HTTP/1\.1\" 200 \d+ \d+ms"
@@ -168,8 +123,7 @@ def test_ctrl_c_to_the_process_group_stops_every_process_promptly(server):
 
 def test_a_refused_configuration_stops_gunicorn(tmp_path):
     # The app refuses production without SECRET_KEY; gunicorn must exit, not respawn workers forever.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("APP_") and k != "SECRET_KEY"}
-    env.update(
+    env = clean_env(
         APP_ENV="prod",
         BIND=f"127.0.0.1:{free_port()}",
         WEB_CONCURRENCY="1",

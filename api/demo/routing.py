@@ -1,61 +1,40 @@
-"""Namespace ``demo``: routing, request and context demos (tutorial sections 4, 5, 8, 10)."""
+"""Namespace ``demo``: routing, request and context demos."""
 
 import os
 
 from flask import current_app, g, request
 from flask_restx import Namespace, Resource
 
-from api.openapi import error_responses, register_models
-from api.schemas.demo import (
-    ContextOut,
-    EchoFile,
-    EchoOut,
-    IndexIdOut,
-    UserIdOut,
-    context_out,
-    echo_out,
-    index_id_out,
-    user_id_out,
-)
+from api.operations import errors, path, returns
+from api.schemas.demo import ContextOut, EchoOut, IndexIdOut, IndexPath, UserIdOut, UserPath
 
 ns = Namespace("demo", description="Routing, request and context demos", path="/demo")
-models = register_models(
-    ns,
-    {
-        "UserIdOut": UserIdOut,
-        "IndexIdOut": IndexIdOut,
-        "EchoFile": EchoFile,
-        "EchoOut": EchoOut,
-        "ContextOut": ContextOut,
-    },
-)
 HIDDEN_HEADERS = {"authorization", "proxy-authorization", "cookie", "x-api-key"}
 
 
 @ns.route("/users/<string:user_id>", endpoint="demo_user")
-@ns.param("user_id", "Any path segment; the string converter passes it as a string")
+@path(UserPath)
 class User(Resource):
-    @ns.response(200, "The id", models["UserIdOut"])
-    @error_responses(ns, 404, 405)
+    @returns(200, UserIdOut, "The id")
     def get(self, user_id):
         """Echo the id from the path (GET and POST only)."""
-        return user_id_out.dump({"id": user_id})
+        return {"id": user_id}
 
-    @ns.response(200, "The id", models["UserIdOut"])
-    @error_responses(ns, 401, 404, 405)
+    @returns(200, UserIdOut, "The id")
+    @errors(401)
     def post(self, user_id):
         """Echo the id from the path (GET and POST only)."""
-        return user_id_out.dump({"id": user_id})
+        return {"id": user_id}
 
 
 @ns.route('/index/<regex("[0-9]{3}"):index_id>', endpoint="demo_index")
-@ns.param("index_id", "Exactly three digits (custom regex converter)", pattern="^[0-9]{3}$")
+@path(IndexPath)
 class Index(Resource):
-    @ns.response(200, "The id as an integer", models["IndexIdOut"])
-    @error_responses(ns, 404)
+    @returns(200, IndexIdOut, "The id as an integer")
+    @errors(404)  # a segment that is not three digits
     def get(self, index_id):
         """Match a three-digit id with the custom regex converter."""
-        return index_id_out.dump({"id": index_id})
+        return {"id": index_id}
 
 
 def _file_info(field, storage) -> dict:
@@ -67,11 +46,11 @@ def _file_info(field, storage) -> dict:
 
 @ns.route("/echo", endpoint="demo_echo")
 class Echo(Resource):
-    @ns.response(200, "What Flask saw of the request", models["EchoOut"])
-    @error_responses(ns, 400, 401, 413)
+    @returns(200, EchoOut, "What Flask saw of the request")
+    @errors(400, 401, 413)  # malformed JSON or form data; too large
     def post(self):
         """Show what Flask parsed: args, form, JSON, files, cookies, headers."""
-        seen = {
+        return {
             "method": request.method,
             "path": request.path,
             "remote_addr": request.remote_addr,
@@ -82,20 +61,17 @@ class Echo(Resource):
             "cookies": request.cookies.to_dict(),
             "headers": {k: v for k, v in request.headers.items() if k.lower() not in HIDDEN_HEADERS},
         }
-        return echo_out.dump(seen)
 
 
 @ns.route("/context", endpoint="demo_context")
 class Context(Resource):
-    @ns.response(200, "The app and request contexts", models["ContextOut"])
+    @returns(200, ContextOut, "The app and request contexts")
     def get(self):
         """Show the application context (current_app, g) and the request context."""
-        return context_out.dump(
-            {
-                "app": current_app.name,
-                "environment": current_app.config["ENV_NAME"],
-                "request_id": g.request_id,
-                "method": request.method,
-                "pid": os.getpid(),
-            }
-        )
+        return {
+            "app": current_app.name,
+            "environment": current_app.config["ENV_NAME"],
+            "request_id": g.request_id,
+            "method": request.method,
+            "pid": os.getpid(),
+        }

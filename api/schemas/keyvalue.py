@@ -1,4 +1,4 @@
-"""Redis key-value schemas: KeyPut in, KeyOut and PingOut out."""
+"""Key-value schemas (the ``redis`` namespace): KeyPut in, KeyOut and PingOut out, KeyPath for the URL."""
 
 from marshmallow import RAISE, Schema, fields
 from marshmallow.validate import Range
@@ -22,6 +22,15 @@ class KeyPut(Schema):
         load_default=None,
         validate=Range(min=1, max=TTL_MAX),
         metadata={"description": f"Seconds to live, 1-{TTL_MAX}; absent or null: never expires"},
+    )
+
+
+class KeyPath(Schema):
+    key = fields.String(
+        metadata={
+            "description": f"1-{KEY_MAX_LENGTH} printable characters; "
+            "percent-encode spaces, '/' and non-ASCII"
+        }
     )
 
 
