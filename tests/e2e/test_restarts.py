@@ -81,8 +81,14 @@ def test_worker_sigkill_under_load_costs_only_its_requests(tmp_path, mysql_e2e_u
         time.sleep(1)
         load.stop()
     figures.add("worker SIGKILL under load", f"{load.summary()}; replaced in {replaced_after:.2f} s")
-    # Only the connections the killed worker held (in flight or kept alive) are lost.
-    assert all(ok(o.status) for o in load.outcomes if o.status is not None), load.summary()
+    # Only the connections the killed worker held (in flight or kept alive) are lost; a
+    # patch or read of a record whose create was lost so is a 404.
+    created = {o.record["id"] for o in load.outcomes if o.method == "POST" and ok(o.status)}
+    for o in load.outcomes:
+        if o.status == 404:
+            assert o.method != "POST" and o.path.rsplit("/", 1)[1] not in created, o
+        elif o.status is not None:
+            assert ok(o.status), load.summary()
     assert len(load.errors()) <= load.threads, load.errors()
     assert replaced_after < 10
     assert not missing_writes(mysql_e2e_url, load)
