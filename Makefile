@@ -5,8 +5,9 @@ BIN    := $(VENV)/bin
 BIND   ?= 127.0.0.1:8000
 SPEC   ?= swagger.json
 export FLASK_APP := run
+SUDO   := $(shell test "$$(id -u)" = 0 || echo sudo)
 
-.PHONY: install run serve migrate test test-unit test-services test-api test-e2e lint format swagger bench clean
+.PHONY: install nginx run serve migrate test test-unit test-services test-api test-e2e test-faults lint format swagger bench clean
 
 $(VENV)/.installed: requirements.lock requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,12 +29,24 @@ serve: migrate ## gunicorn with gunicorn.conf.py on $(BIND), and the outbox rela
 	trap 'kill $$relay 2>/dev/null; wait $$relay' EXIT; \
 	BIND=$(BIND) $(BIN)/gunicorn -c gunicorn.conf.py run:app
 
-test: install ## the test suite, every tier (TEST_DATABASE_URL adds MariaDB/MySQL)
+nginx: ## nginx for the live tier (tests/e2e): the Debian package, when missing
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { \
+		echo "installing nginx (apt-get)"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nginx; }
+
+test: install nginx ## the test suite, every tier (TEST_DATABASE_URL adds MariaDB/MySQL); fault tests bounded
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # One tier each: the directory is the tier (README "Tests").
-test-unit test-services test-api test-e2e: test-%: install
+test-unit test-services test-api: test-%: install
 	$(BIN)/pytest tests/$* $(PYTEST_ARGS)
+
+test-e2e: install nginx
+	$(BIN)/pytest tests/e2e $(PYTEST_ARGS)
+
+FAULT_SECONDS ?= 20
+test-faults: install nginx ## the live tier with longer faults (FAULT_SECONDS each)
+	FAULT_SECONDS=$(FAULT_SECONDS) $(BIN)/pytest tests/e2e -rA $(PYTEST_ARGS)
 
 lint: install ## ruff check + format check + mypy, as CI runs them
 	$(BIN)/ruff check .

@@ -4,8 +4,11 @@
 maps every setting to the tutorial's list of gunicorn options.
 """
 
+import mmap
 import multiprocessing
+import select
 import signal
+import time
 
 from settings import load, or_refuse
 
@@ -25,6 +28,9 @@ timeout = _settings["GUNICORN_TIMEOUT"]
 # SIGTERM and SIGHUP give in-flight requests this long to finish before a worker is killed.
 graceful_timeout = _settings["GUNICORN_GRACEFUL_TIMEOUT"]
 keepalive = _settings["GUNICORN_KEEPALIVE"]
+# SIGTERM first drains for this long (see when_ready); behind nginx it must exceed the
+# upstream keepalive_timeout of deploy/nginx (4 s). 0: stop at once.
+drain_delay = _settings["GUNICORN_DRAIN_DELAY"]
 limit_request_line = _settings["GUNICORN_LIMIT_REQUEST_LINE"]
 limit_request_fields = _settings["GUNICORN_LIMIT_REQUEST_FIELDS"]
 limit_request_field_size = _settings["GUNICORN_LIMIT_REQUEST_FIELD_SIZE"]
@@ -71,8 +77,71 @@ logconfig_dict = {
 }
 
 
+# Rolling restarts. SIGTERM to the arbiter first drains: every worker answers /readyz
+# with 503 and closes each connection after its response, so the proxy's pooled
+# connections go away cleanly (nginx closes idle ones after 4 s, before gunicorn would);
+# after drain_delay gunicorn stops as usual: in-flight requests finish. A worker told to
+# stop closes its listening sockets at once (accepting what the kernel already queued),
+# so new connections are refused - which nginx retries on another instance, even a POST
+# - rather than queued and reset once the worker is gone.
+
+
+def when_ready(server):
+    server.wdapi_draining = mmap.mmap(-1, 1)  # shared with every worker forked from now on
+    stop = server.handle_term
+
+    def handle_term():
+        if drain_delay > 0 and not server.wdapi_draining[0]:
+            server.wdapi_draining[0] = 1
+            server.log.info("SIGTERM: draining for %.1f s before stopping", drain_delay)
+            time.sleep(drain_delay)
+        stop()
+
+    server.handle_term = handle_term
+
+
+def post_fork(server, worker):
+    worker.wdapi_draining = server.wdapi_draining
+
+
+def pre_request(worker, req):
+    if worker.wdapi_draining[0] and getattr(worker, "max_keepalived", 0) > 0:
+        # gthread closes the connection after a response once it keeps this many alive.
+        # (Not keepalive = 0: that would close idle connections at once, under the proxy.)
+        worker.max_keepalived = 0
+
+
 def post_worker_init(worker):
     # A terminal's Ctrl-C reaches the workers as well as the arbiter, which then sends
     # each worker SIGQUIT: gthread's quit handler deadlocks if it runs twice (it was seen
     # holding a worker until graceful_timeout). The arbiter's SIGQUIT is enough.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    app = worker.wsgi
+
+    def wsgi(environ, start_response):
+        if worker.wdapi_draining[0]:
+            environ["wdapi.draining"] = True  # /readyz answers 503
+        return app(environ, start_response)
+
+    worker.wsgi = wsgi
+    if hasattr(worker, "method_queue"):  # gthread
+        exit_handler = worker.handle_exit
+
+        def handle_exit(sig, frame):
+            exit_handler(sig, frame)
+            worker.method_queue.defer(_stop_listening, worker)
+
+        signal.signal(signal.SIGTERM, handle_exit)
+        signal.siginterrupt(signal.SIGTERM, False)
+
+
+def _stop_listening(worker):
+    """On the worker's loop thread: serve what the kernel has queued, then close the listeners."""
+    worker.set_accept_enabled(False)
+    for listener in worker.sockets:
+        for _ in range(worker.cfg.backlog):  # bounded: a flood of connects must not hold it here
+            if not select.select([listener], [], [], 0)[0]:
+                break
+            worker.accept(listener)  # non-blocking: another worker may have taken it
+        listener.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app
+from flask import Blueprint, Flask, current_app, request
 
 from services import health
 
@@ -17,7 +17,9 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """200 when every required dependency answers, 503 otherwise."""
+    """200 when every required dependency answers, 503 otherwise (and while draining)."""
+    if request.environ.get("wdapi.draining"):  # set by gunicorn.conf.py after SIGTERM
+        return {"status": "draining"}, 503, {"Cache-Control": "no-store"}
     config = current_app.config
     results = health.check(timeout=config["READY_TIMEOUT"])
     required = list(config["READY_REQUIRES"])

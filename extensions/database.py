@@ -3,6 +3,7 @@ the mapping of connection failures onto the domain's ``Unavailable``, in one ``i
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -11,13 +12,14 @@ from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError, OperationalError
+from sqlalchemy.exc import DisconnectionError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from services.errors import Unavailable
 
 # What a database that cannot be reached raises: a refused or lost connection, an empty pool.
 CONNECTION_ERRORS: tuple[type[Exception], ...] = (OperationalError, DisconnectionError, PoolTimeout)
+log = logging.getLogger(__name__)
 UNAVAILABLE = "The database is unavailable; try again shortly."
 
 
@@ -82,6 +84,15 @@ class Database(SQLAlchemy):
         with app.app_context():
             if self.engine.dialect.name == "sqlite":
                 event.listen(self.engine, "connect", _sqlite_pragmas)
+
+    def _teardown_session(self, exc: BaseException | None) -> None:
+        # The rollback that ends a request fails when the server went away meanwhile; raised
+        # from teardown it would replace the response (often a 503) with gunicorn's bare 500.
+        try:
+            super()._teardown_session(exc)
+        except SQLAlchemyError as err:
+            log.warning("database session could not be closed cleanly: %r", getattr(err, "orig", err))
+            self.session.registry.clear()  # SQLAlchemy has invalidated the lost connection
 
     def probe(self) -> Callable[[float], None]:
         """A readiness probe on this app's pool (call in an app context, run anywhere)."""

@@ -186,6 +186,8 @@ SETTINGS: tuple[Setting, ...] = (
             validate=_min(0)),
     Setting("GUNICORN_KEEPALIVE", "int", 5, "seconds an idle keep-alive connection stays open",
             validate=_min(0)),
+    Setting("GUNICORN_DRAIN_DELAY", "float", 0.0, "seconds SIGTERM drains before stopping (5 behind nginx)",
+            validate=Range(min=0, max=60)),
     Setting("GUNICORN_LIMIT_REQUEST_LINE", "int", 4094, "longest request line", validate=_min(0)),
     Setting("GUNICORN_LIMIT_REQUEST_FIELDS", "int", 100, "most header fields", validate=_min(0)),
     Setting("GUNICORN_LIMIT_REQUEST_FIELD_SIZE", "int", 8190, "largest header field", validate=_min(0)),

@@ -70,7 +70,10 @@ def test_sighup_reloads_workers_without_dropping_requests(server):
     threads = [threading.Thread(target=load) for _ in range(4)]
     for t in threads:
         t.start()
-    time.sleep(1.0)
+    # Both workers serve before the reload (on a busy machine one may still be importing the app).
+    deadline = time.monotonic() + 30
+    while len({pid for _, pid in results}) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
     old_pids = {pid for _, pid in results}
     in_flight = {}
     slow = threading.Thread(target=lambda: in_flight.update(r=get(port, "/api/v1/test/slow?s=2")))
