@@ -1,19 +1,30 @@
-"""The database extension: Flask-SQLAlchemy with the engine options, the SQLite pragmas and
-the mapping of connection failures onto the domain's ``Unavailable``, in one ``init_app``."""
+"""The database extension: Flask-SQLAlchemy with the engine options, the SQLite pragmas, a
+per-process circuit breaker, and the mapping of connection failures onto the domain's
+``Unavailable``, in one ``init_app``.
+
+The breaker (``Breaker``) is small and ours rather than pybreaker's: besides counting
+consecutive connection failures it bounds how many threads may hold a connection at once
+(``GUNICORN_THREADS - 1``), so a black-holed database can never take the last thread of a
+worker and ``/healthz`` keeps answering; pybreaker wraps single calls and has no such slot.
+"""
 
 from __future__ import annotations
 
 import logging
+import math
 import os
+import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.pool import QueuePool
 
 from services.errors import Unavailable
 
@@ -21,6 +32,117 @@ from services.errors import Unavailable
 CONNECTION_ERRORS: tuple[type[Exception], ...] = (OperationalError, DisconnectionError, PoolTimeout)
 log = logging.getLogger(__name__)
 UNAVAILABLE = "The database is unavailable; try again shortly."
+BREAKER = "wdapi.db_breaker"
+
+
+class CircuitOpen(DisconnectionError):
+    """The breaker refused a connection: the database failed just now; ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: float):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
+STATE_CODES = {CLOSED: 0, HALF_OPEN: 1, OPEN: 2}
+# A connection held longer than this while every slot is taken: the database is stuck, not busy.
+SLOW_HOLD = 0.1
+SLOT_POLL = 0.01
+SLOT = "wdapi.slot"
+
+
+class Breaker:
+    """Per process: opens after ``threshold`` consecutive connection failures, refuses for
+    ``reset_after`` seconds, then lets one probe through (half-open) that closes or reopens it.
+    At most ``slots`` connections are held at once; a thread waits for one at most
+    ``fail_fast`` seconds, and not at all while every holder has been stuck past SLOW_HOLD."""
+
+    def __init__(self, *, threshold: int, reset_after: float, fail_fast: float, slots: int):
+        self.threshold = threshold
+        self.reset_after = reset_after
+        self.fail_fast = fail_fast
+        self.slots = slots
+        self.state = CLOSED
+        self.failures = 0
+        self.opened_at = 0.0
+        self._probe: int | None = None  # the thread probing while half-open
+        self._lock = threading.Lock()
+        self._free = threading.Semaphore(slots)
+        self._held: dict[object, float] = {}  # slot -> since when its connection is held
+
+    def retry_after(self) -> float:
+        if self.state == CLOSED:
+            return self.reset_after
+        return max(self.opened_at + self.reset_after - time.monotonic(), 0.0)
+
+    def _refuse(self, why: str) -> CircuitOpen:
+        return CircuitOpen(f"database circuit {why}", max(self.retry_after(), 1.0))
+
+    def admit(self) -> object:
+        """Before a checkout: a slot to release at checkin. Raises CircuitOpen while open, or
+        when no slot frees up in time."""
+        me = threading.get_ident()
+        with self._lock:
+            if self.state != CLOSED:
+                if self.state == OPEN and time.monotonic() >= self.opened_at + self.reset_after:
+                    self.state, self._probe = HALF_OPEN, me
+                    log.info("database circuit half-open: probing")
+                elif self._probe != me:
+                    raise self._refuse(self.state)
+        deadline = time.monotonic() + self.fail_fast
+        while not self._free.acquire(timeout=SLOT_POLL):
+            now = time.monotonic()
+            oldest = min(self._held.values(), default=now)
+            if now >= deadline or now - oldest > SLOW_HOLD:
+                raise self._refuse("saturated: every connection slot is stuck")
+        slot = object()
+        self._held[slot] = time.monotonic()
+        return slot
+
+    def release(self, slot: object) -> None:
+        """After a checkin (or a failed checkout): the slot ``admit`` gave."""
+        if self._held.pop(slot, None) is not None:
+            self._free.release()
+
+    def in_use(self) -> int:
+        return len(self._held)
+
+    def succeeded(self) -> None:
+        if self.failures or self.state != CLOSED:
+            with self._lock:
+                if self.state != CLOSED:
+                    log.info("database circuit closed: the database answers again")
+                self.state, self.failures, self._probe = CLOSED, 0, None
+
+    def failed(self) -> None:
+        with self._lock:
+            self.failures += 1
+            if self.state == HALF_OPEN or (self.state == CLOSED and self.failures >= self.threshold):
+                log.warning("database circuit open after %d connection failures", self.failures)
+                self.state, self.opened_at, self._probe = OPEN, time.monotonic(), None
+
+
+class GuardedPool(QueuePool):
+    """A QueuePool that asks its ``breaker`` before each checkout (set per engine)."""
+
+    breaker: Breaker
+
+    def connect(self):
+        slot = self.breaker.admit()
+        try:
+            connection = super().connect()
+        except PoolTimeout:  # every pooled connection in use: busy, not down
+            self.breaker.release(slot)
+            raise
+        except Exception:
+            self.breaker.release(slot)
+            self.breaker.failed()
+            raise
+        record_info = connection.record_info
+        assert record_info is not None  # a checked-out connection has its record
+        record_info[SLOT] = slot  # released by the checkin event
+        self.breaker.succeeded()
+        return connection
 
 
 def database_uri(uri: str | None, instance_path: str) -> str:
@@ -59,6 +181,12 @@ def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
     return options
 
 
+def _count_failure(ctx, breaker: Breaker) -> None:
+    # A connection lost mid-query (a read timeout) counts like a failed checkout.
+    if ctx.is_disconnect and ctx.connection is not None and not ctx.is_pre_ping:
+        breaker.failed()
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     # LIKE is case-sensitive, as under MySQL's utf8mb4_bin collation.
@@ -73,17 +201,66 @@ def unavailable(err: Exception) -> Unavailable:
     return Unavailable(UNAVAILABLE)
 
 
+def retry_after(err: Exception) -> int:
+    """Seconds a client should wait after ``err`` (one of CONNECTION_ERRORS): until the
+    breaker probes again, else its reset interval."""
+    if isinstance(err, CircuitOpen):
+        return math.ceil(err.retry_after)
+    breaker = current_app.extensions.get(BREAKER)
+    return math.ceil(breaker.retry_after()) if breaker is not None else 1
+
+
+def _fast_ping(fail_fast: float):
+    # PyMySQL has no per-call timeout: the pre-ping borrows the fail-fast bound as its
+    # read timeout, so a black-holed server costs DB_FAIL_FAST, not DB_READ_TIMEOUT.
+    def do_ping(dbapi_connection) -> bool:
+        saved = getattr(dbapi_connection, "_read_timeout", None)
+        dbapi_connection._read_timeout = fail_fast
+        try:
+            dbapi_connection.ping(reconnect=False)
+        finally:
+            dbapi_connection._read_timeout = saved
+        return True
+
+    return do_ping
+
+
 class Database(SQLAlchemy):
     """``db``: binds like Flask-SQLAlchemy, with the app's URL, engine options and pragmas."""
 
     def init_app(self, app: Flask) -> None:
         config = app.config
         config["SQLALCHEMY_DATABASE_URI"] = database_uri(config["SQLALCHEMY_DATABASE_URI"], app.instance_path)
-        config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(config)
+        options = engine_options(config)
+        if "pool_size" in options and "poolclass" not in options:  # a QueuePool: not SQLite in memory
+            breaker = Breaker(
+                threshold=config["DB_BREAKER_THRESHOLD"],
+                reset_after=config["DB_BREAKER_RESET"],
+                fail_fast=config["DB_FAIL_FAST"],
+                slots=max(config["GUNICORN_THREADS"] - 1, 1),
+            )
+            # A class per engine: SQLAlchemy recreates the pool by its class (dispose, fork).
+            options["poolclass"] = type("GuardedPool", (GuardedPool,), {"breaker": breaker})
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = options
         super().init_app(app)
         with app.app_context():
-            if self.engine.dialect.name == "sqlite":
-                event.listen(self.engine, "connect", _sqlite_pragmas)
+            engine = self.engine
+            if engine.dialect.name == "sqlite":
+                event.listen(engine, "connect", _sqlite_pragmas)
+            guard: Breaker | None = getattr(engine.pool, "breaker", None)
+            if guard is not None:
+                event.listen(
+                    engine.pool, "checkin", lambda _, rec: guard.release(rec.record_info.pop(SLOT, None))
+                )
+                event.listen(engine, "handle_error", lambda ctx: _count_failure(ctx, guard))
+                if engine.dialect.name == "mysql":
+                    engine.dialect.do_ping = _fast_ping(config["DB_FAIL_FAST"])  # type: ignore[method-assign]
+                app.extensions[BREAKER] = guard
+
+    @property
+    def breaker(self) -> Breaker | None:
+        """This app's breaker (None for SQLite in memory); call in an app context."""
+        return current_app.extensions.get(BREAKER)
 
     def _teardown_session(self, exc: BaseException | None) -> None:
         # The rollback that ends a request fails when the server went away meanwhile; raised
