@@ -49,11 +49,13 @@ STATE_CODES = {CLOSED: 0, HALF_OPEN: 1, OPEN: 2}
 SLOW_HOLD = 0.1
 SLOT_POLL = 0.01
 SLOT = "wdapi.slot"
+PROBE_THREAD = "db-breaker-probe"
 
 
 class Breaker:
     """Per process: opens after ``threshold`` consecutive connection failures, refuses for
-    ``reset_after`` seconds, then lets one probe through (half-open) that closes or reopens it.
+    ``reset_after`` seconds, then probes in a background thread (half-open, still refusing)
+    and closes or reopens on the outcome.
     At most ``slots`` connections are held at once; a thread waits for one at most
     ``fail_fast`` seconds, and not at all while every holder has been stuck past SLOW_HOLD."""
 
@@ -65,9 +67,9 @@ class Breaker:
         self.state = CLOSED
         self.failures = 0
         self.opened_at = 0.0
-        self._probe: int | None = None  # the thread probing while half-open
         self._lock = threading.Lock()
         self._free = threading.Semaphore(slots)
+        self.probe: Callable[[], None] = lambda: None  # set with the engine: one checkout and checkin
         self._held: dict[object, float] = {}  # slot -> since when its connection is held
 
     def retry_after(self) -> float:
@@ -81,13 +83,12 @@ class Breaker:
     def admit(self) -> object:
         """Before a checkout: a slot to release at checkin. Raises CircuitOpen while open, or
         when no slot frees up in time."""
-        me = threading.get_ident()
         with self._lock:
             if self.state != CLOSED:
                 if self.state == OPEN and time.monotonic() >= self.opened_at + self.reset_after:
-                    self.state, self._probe = HALF_OPEN, me
-                    log.info("database circuit half-open: probing")
-                elif self._probe != me:
+                    self.state = HALF_OPEN
+                    threading.Thread(target=self._run_probe, name=PROBE_THREAD, daemon=True).start()
+                if threading.current_thread().name != PROBE_THREAD:
                     raise self._refuse(self.state)
         deadline = time.monotonic() + self.fail_fast
         while not self._free.acquire(timeout=SLOT_POLL):
@@ -98,6 +99,14 @@ class Breaker:
         slot = object()
         self._held[slot] = time.monotonic()
         return slot
+
+    def _run_probe(self) -> None:
+        # Half-open: one connection attempt in the background, so no client waits for it.
+        log.info("database circuit half-open: probing")
+        try:
+            self.probe()  # a checkout through admit(): succeeded() or failed() follows
+        except Exception as err:
+            log.info("database circuit probe failed: %s", type(err).__name__)
 
     def release(self, slot: object) -> None:
         """After a checkin (or a failed checkout): the slot ``admit`` gave."""
@@ -112,14 +121,14 @@ class Breaker:
             with self._lock:
                 if self.state != CLOSED:
                     log.info("database circuit closed: the database answers again")
-                self.state, self.failures, self._probe = CLOSED, 0, None
+                self.state, self.failures = CLOSED, 0
 
     def failed(self) -> None:
         with self._lock:
             self.failures += 1
             if self.state == HALF_OPEN or (self.state == CLOSED and self.failures >= self.threshold):
                 log.warning("database circuit open after %d connection failures", self.failures)
-                self.state, self.opened_at, self._probe = OPEN, time.monotonic(), None
+                self.state, self.opened_at = OPEN, time.monotonic()
 
 
 class GuardedPool(QueuePool):
@@ -247,15 +256,23 @@ class Database(SQLAlchemy):
             engine = self.engine
             if engine.dialect.name == "sqlite":
                 event.listen(engine, "connect", _sqlite_pragmas)
-            guard: Breaker | None = getattr(engine.pool, "breaker", None)
-            if guard is not None:
-                event.listen(
-                    engine.pool, "checkin", lambda _, rec: guard.release(rec.record_info.pop(SLOT, None))
-                )
-                event.listen(engine, "handle_error", lambda ctx: _count_failure(ctx, guard))
-                if engine.dialect.name == "mysql":
-                    engine.dialect.do_ping = _fast_ping(config["DB_FAIL_FAST"])  # type: ignore[method-assign]
-                app.extensions[BREAKER] = guard
+            self._guard(app, engine)
+
+    def _guard(self, app: Flask, engine) -> None:
+        # The breaker's hooks: slots freed at checkin, lost connections counted, a fast ping.
+        guard: Breaker | None = getattr(engine.pool, "breaker", None)
+        if guard is None:
+            return
+        event.listen(engine.pool, "checkin", lambda _, rec: guard.release(rec.record_info.pop(SLOT, None)))
+        event.listen(engine, "handle_error", lambda ctx: _count_failure(ctx, guard))
+        if engine.dialect.name == "mysql":
+            engine.dialect.do_ping = _fast_ping(app.config["DB_FAIL_FAST"])
+
+        def probe() -> None:
+            engine.pool.connect().close()
+
+        guard.probe = probe
+        app.extensions[BREAKER] = guard
 
     @property
     def breaker(self) -> Breaker | None:

@@ -117,7 +117,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DB_POOL_RECYCLE", "int", 1800, "seconds after which a connection is replaced"),
     Setting("DB_POOL_PRE_PING", "flag", True, "test a connection before use"),
     Setting("DB_CONNECT_TIMEOUT", "int", 1, "MySQL connect timeout in seconds", validate=_min(1)),
-    Setting("DB_READ_TIMEOUT", "int", 5, "MySQL read/write timeout in seconds", validate=_min(1)),
+    Setting("DB_READ_TIMEOUT", "int", 3, "MySQL read/write timeout in seconds", validate=_min(1)),
     Setting("DB_FAIL_FAST", "float", 1.0, "seconds a checkout may wait: pre-ping timeout, slot wait",
             validate=_above(0)),
     Setting("DB_BREAKER_THRESHOLD", "int", 2, "consecutive connection failures that open the breaker",
