@@ -45,8 +45,8 @@ class CircuitOpen(DisconnectionError):
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
 STATE_CODES = {CLOSED: 0, HALF_OPEN: 1, OPEN: 2}
-# A connection held longer than this while every slot is taken: the database is stuck, not busy.
-SLOW_HOLD = 0.1
+# A checkout (pool, connect, ping: milliseconds when well) this old: the database is stuck, not busy.
+STUCK_CHECKOUT = 0.5
 SLOT_POLL = 0.01
 SLOT = "wdapi.slot"
 PROBE_THREAD = "db-breaker-probe"
@@ -56,10 +56,10 @@ class Breaker:
     """Per process: opens after ``threshold`` consecutive connection failures, refuses for
     ``reset_after`` seconds, then probes in a background thread (half-open, still refusing)
     and closes or reopens on the outcome.
-    At most ``slots`` connections are held at once; a thread waits for one at most
-    ``fail_fast`` seconds, and not at all while every holder has been stuck past SLOW_HOLD."""
+    With ``slots``, at most that many connections are held at once; a thread waits for one at
+    most ``fail_fast`` seconds, and not at all while a checkout is stuck past STUCK_CHECKOUT."""
 
-    def __init__(self, *, threshold: int, reset_after: float, fail_fast: float, slots: int):
+    def __init__(self, *, threshold: int, reset_after: float, fail_fast: float, slots: int | None):
         self.threshold = threshold
         self.reset_after = reset_after
         self.fail_fast = fail_fast
@@ -68,9 +68,10 @@ class Breaker:
         self.failures = 0
         self.opened_at = 0.0
         self._lock = threading.Lock()
-        self._free = threading.Semaphore(slots)
+        self._free = threading.Semaphore(slots or 1)
         self.probe: Callable[[], None] = lambda: None  # set with the engine: one checkout and checkin
         self._held: dict[object, float] = {}  # slot -> since when its connection is held
+        self._checking_out: dict[object, float] = {}  # slots still connecting or pinging
 
     def retry_after(self) -> float:
         if self.state == CLOSED:
@@ -80,25 +81,31 @@ class Breaker:
     def _refuse(self, why: str) -> CircuitOpen:
         return CircuitOpen(f"database circuit {why}", max(self.retry_after(), 1.0))
 
-    def admit(self) -> object:
+    def admit(self) -> object | None:
         """Before a checkout: a slot to release at checkin. Raises CircuitOpen while open, or
         when no slot frees up in time."""
         with self._lock:
             if self.state != CLOSED:
-                if self.state == OPEN and time.monotonic() >= self.opened_at + self.reset_after:
-                    self.state = HALF_OPEN
+                # A probe that never concluded (half-open too long) is replaced by a new one.
+                if time.monotonic() >= self.opened_at + self.reset_after:
+                    self.state, self.opened_at = HALF_OPEN, time.monotonic()
                     threading.Thread(target=self._run_probe, name=PROBE_THREAD, daemon=True).start()
                 if threading.current_thread().name != PROBE_THREAD:
                     raise self._refuse(self.state)
+        if self.slots is None:
+            return None
         deadline = time.monotonic() + self.fail_fast
         while not self._free.acquire(timeout=SLOT_POLL):
             now = time.monotonic()
-            oldest = min(self._held.values(), default=now)
-            if now >= deadline or now - oldest > SLOW_HOLD:
-                raise self._refuse("saturated: every connection slot is stuck")
+            oldest = min(self._checking_out.values(), default=now)
+            if now >= deadline or now - oldest > STUCK_CHECKOUT:
+                raise self._refuse("saturated: every connection slot is taken")
         slot = object()
-        self._held[slot] = time.monotonic()
+        self._held[slot] = self._checking_out[slot] = time.monotonic()
         return slot
+
+    def checked_out(self, slot: object) -> None:
+        self._checking_out.pop(slot, None)
 
     def _run_probe(self) -> None:
         # Half-open: one connection attempt in the background, so no client waits for it.
@@ -107,9 +114,12 @@ class Breaker:
             self.probe()  # a checkout through admit(): succeeded() or failed() follows
         except Exception as err:
             log.info("database circuit probe failed: %s", type(err).__name__)
+            if self.state == HALF_OPEN:  # e.g. a pool timeout: no verdict, so stay open
+                self.failed()
 
     def release(self, slot: object) -> None:
         """After a checkin (or a failed checkout): the slot ``admit`` gave."""
+        self._checking_out.pop(slot, None)
         if self._held.pop(slot, None) is not None:
             self._free.release()
 
@@ -150,6 +160,7 @@ class GuardedPool(QueuePool):
         record_info = connection.record_info
         assert record_info is not None  # a checked-out connection has its record
         record_info[SLOT] = slot  # released by the checkin event
+        self.breaker.checked_out(slot)
         self.breaker.succeeded()
         return connection
 
@@ -246,7 +257,7 @@ class Database(SQLAlchemy):
                 threshold=config["DB_BREAKER_THRESHOLD"],
                 reset_after=config["DB_BREAKER_RESET"],
                 fail_fast=config["DB_FAIL_FAST"],
-                slots=max(config["GUNICORN_THREADS"] - 1, 1),
+                slots=config["DB_CONNECTION_SLOTS"] or None,
             )
             # A class per engine: SQLAlchemy recreates the pool by its class (dispose, fork).
             options["poolclass"] = type("GuardedPool", (GuardedPool,), {"breaker": breaker})
