@@ -45,8 +45,9 @@ class CircuitOpen(DisconnectionError):
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
 STATE_CODES = {CLOSED: 0, HALF_OPEN: 1, OPEN: 2}
-# A checkout (pool, connect, ping: milliseconds when well) this old: the database is stuck, not busy.
-STUCK_CHECKOUT = 0.5
+# A checkout (pool, connect, ping: milliseconds when well) this old, once the database has
+# failed (a connection failure, a timed-out ping): the database is stuck, not busy.
+STUCK_CHECKOUT = 0.25
 SLOT_POLL = 0.01
 SLOT = "wdapi.slot"
 PROBE_THREAD = "db-breaker-probe"
@@ -56,16 +57,24 @@ class Breaker:
     """Per process: opens after ``threshold`` consecutive connection failures, refuses for
     ``reset_after`` seconds, then probes in a background thread (half-open, still refusing)
     and closes or reopens on the outcome.
-    With ``slots``, at most that many connections are held at once; a thread waits for one at
-    most ``fail_fast`` seconds, and not at all while a checkout is stuck past STUCK_CHECKOUT."""
 
-    def __init__(self, *, threshold: int, reset_after: float, fail_fast: float, slots: int | None):
+    With ``slots``, at most that many connections are held at once. A thread that finds
+    them all held waits (up to ``pool_timeout``, as for a pooled connection) while the
+    database is well: a busy database never gets a 503 from the slots. It gives up at once
+    when the database is known to be failing: the breaker opens, or a checkout has been
+    stuck for ``fail_fast`` seconds, or for STUCK_CHECKOUT since a failure was seen."""
+
+    def __init__(
+        self, *, threshold: int, reset_after: float, fail_fast: float, slots: int | None, pool_timeout: float
+    ):
         self.threshold = threshold
         self.reset_after = reset_after
         self.fail_fast = fail_fast
         self.slots = slots
+        self.pool_timeout = pool_timeout
         self.state = CLOSED
         self.failures = 0
+        self.suspect = False  # a ping timed out or a connection failed since the last success
         self.opened_at = 0.0
         self._lock = threading.Lock()
         self._free = threading.Semaphore(slots or 1)
@@ -81,9 +90,22 @@ class Breaker:
     def _refuse(self, why: str) -> CircuitOpen:
         return CircuitOpen(f"database circuit {why}", max(self.retry_after(), 1.0))
 
+    def _stuck(self) -> str | None:
+        """Why a thread must not wait for (or take) a slot now, if it must not."""
+        if self.state != CLOSED:
+            return self.state
+        with self._lock:
+            oldest = min(self._checking_out.values(), default=None)
+        if oldest is None:
+            return None
+        stuck_for = time.monotonic() - oldest
+        if stuck_for > self.fail_fast or (self.suspect and stuck_for > STUCK_CHECKOUT):
+            return f"failing: a checkout stuck for {stuck_for:.2f} s"
+        return None
+
     def admit(self) -> object | None:
         """Before a checkout: a slot to release at checkin. Raises CircuitOpen while open, or
-        when no slot frees up in time."""
+        while the database is known to be failing and a slot is not free or others are stuck."""
         with self._lock:
             if self.state != CLOSED:
                 # A probe that never concluded (half-open too long) is replaced by a new one.
@@ -91,21 +113,28 @@ class Breaker:
                     self.state, self.opened_at = HALF_OPEN, time.monotonic()
                     threading.Thread(target=self._run_probe, name=PROBE_THREAD, daemon=True).start()
                 if threading.current_thread().name != PROBE_THREAD:
+                    log.debug("database connection refused: circuit %s", self.state)
                     raise self._refuse(self.state)
-        if self.slots is None:
-            return None
-        deadline = time.monotonic() + self.fail_fast
-        while not self._free.acquire(timeout=SLOT_POLL):
-            now = time.monotonic()
-            oldest = min(self._checking_out.values(), default=now)
-            if now >= deadline or now - oldest > STUCK_CHECKOUT:
-                raise self._refuse("saturated: every connection slot is taken")
+        if self.slots is None or threading.current_thread().name == PROBE_THREAD:
+            return None  # the probe runs on its own thread: it takes no worker thread's slot
+        # Since a failure, a new checkout beside stuck ones would only hang too.
+        why = self._stuck() if self.suspect else None
+        deadline = time.monotonic() + self.pool_timeout
+        while why is None and not self._free.acquire(timeout=SLOT_POLL):
+            why = self._stuck()
+            if why is None and time.monotonic() >= deadline:
+                why = f"saturated: every connection slot held for {self.pool_timeout:g} s"
+        if why is not None:
+            log.info("database connection refused (%d slots in use): %s", self.in_use(), why)
+            raise self._refuse(why)
         slot = object()
-        self._held[slot] = self._checking_out[slot] = time.monotonic()
+        with self._lock:
+            self._held[slot] = self._checking_out[slot] = time.monotonic()
         return slot
 
     def checked_out(self, slot: object) -> None:
-        self._checking_out.pop(slot, None)
+        with self._lock:
+            self._checking_out.pop(slot, None)
 
     def _run_probe(self) -> None:
         # Half-open: one connection attempt in the background, so no client waits for it.
@@ -119,23 +148,30 @@ class Breaker:
 
     def release(self, slot: object) -> None:
         """After a checkin (or a failed checkout): the slot ``admit`` gave."""
-        self._checking_out.pop(slot, None)
-        if self._held.pop(slot, None) is not None:
+        with self._lock:
+            self._checking_out.pop(slot, None)
+            held = self._held.pop(slot, None) is not None
+        if held:
             self._free.release()
 
     def in_use(self) -> int:
         return len(self._held)
 
     def succeeded(self) -> None:
-        if self.failures or self.state != CLOSED:
+        if self.failures or self.suspect or self.state != CLOSED:
             with self._lock:
                 if self.state != CLOSED:
                     log.info("database circuit closed: the database answers again")
-                self.state, self.failures = CLOSED, 0
+                self.state, self.failures, self.suspect = CLOSED, 0, False
+
+    def ping_timed_out(self) -> None:
+        """A pre-ping timed out: not yet a failure (the pool reconnects), but a warning sign."""
+        self.suspect = True
 
     def failed(self) -> None:
         with self._lock:
             self.failures += 1
+            self.suspect = True
             if self.state == HALF_OPEN or (self.state == CLOSED and self.failures >= self.threshold):
                 log.warning("database circuit open after %d connection failures", self.failures)
                 self.state, self.opened_at = OPEN, time.monotonic()
@@ -230,14 +266,20 @@ def retry_after(err: Exception) -> int:
     return math.ceil(breaker.retry_after()) if breaker is not None else 1
 
 
-def _fast_ping(fail_fast: float):
+def _fast_ping(fail_fast: float, breaker: Breaker):
     # PyMySQL has no per-call timeout: the pre-ping borrows the fail-fast bound as its
     # read timeout, so a black-holed server costs DB_FAIL_FAST, not DB_READ_TIMEOUT.
     def do_ping(dbapi_connection) -> bool:
         saved = getattr(dbapi_connection, "_read_timeout", None)
         dbapi_connection._read_timeout = fail_fast
+        started = time.monotonic()
         try:
             dbapi_connection.ping(reconnect=False)
+        except Exception:
+            # A timeout, not a connection the server closed while idle (that fails at once).
+            if time.monotonic() - started >= fail_fast * 0.9:
+                breaker.ping_timed_out()
+            raise
         finally:
             dbapi_connection._read_timeout = saved
         return True
@@ -258,6 +300,7 @@ class Database(SQLAlchemy):
                 reset_after=config["DB_BREAKER_RESET"],
                 fail_fast=config["DB_FAIL_FAST"],
                 slots=config["DB_CONNECTION_SLOTS"] or None,
+                pool_timeout=config["DB_POOL_TIMEOUT"],
             )
             # A class per engine: SQLAlchemy recreates the pool by its class (dispose, fork).
             options["poolclass"] = type("GuardedPool", (GuardedPool,), {"breaker": breaker})
@@ -277,7 +320,7 @@ class Database(SQLAlchemy):
         event.listen(engine.pool, "checkin", lambda _, rec: guard.release(rec.record_info.pop(SLOT, None)))
         event.listen(engine, "handle_error", lambda ctx: _count_failure(ctx, guard))
         if engine.dialect.name == "mysql":
-            engine.dialect.do_ping = _fast_ping(app.config["DB_FAIL_FAST"])
+            engine.dialect.do_ping = _fast_ping(app.config["DB_FAIL_FAST"], guard)
 
         def probe() -> None:
             engine.pool.connect().close()
