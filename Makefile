@@ -6,7 +6,7 @@ BIND   ?= 127.0.0.1:8000
 SPEC   ?= swagger.json
 export FLASK_APP := run
 
-.PHONY: install run serve migrate test lint format swagger bench clean
+.PHONY: install run serve migrate test lint format swagger bench bench-install bench-profile bench-amqp clean
 
 $(VENV)/.installed: requirements.lock requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,10 +42,21 @@ format: install
 swagger: install ## export the spec to $(SPEC)
 	$(BIN)/python -m swagger_export -o $(SPEC)
 
-BENCHES := bench/hot_path.py bench/redis_cache.py bench/amqp_publish.py
+$(VENV)/.bench-installed: $(VENV)/.installed bench/requirements.lock
+	$(BIN)/python -m pip install -q -r bench/requirements.lock
+	touch $@
 
-bench: install ## the benchmarks under bench/, one after another (loopback only, bounded)
-	@for script in $(BENCHES); do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+bench-install: $(VENV)/.bench-installed ## benchmark tools: bench/requirements.lock into .venv, wrk from apt
+	@command -v wrk >/dev/null || { echo "installing wrk (apt-get)"; apt-get update -qq && apt-get install -y -qq wrk; }
+
+bench: bench-install ## the project vs bare Flask and FastAPI under wrk (BENCH_QUICK=1: < 3 min); bench/README.md
+	$(BIN)/python -m bench.run
+
+bench-profile: bench-install ## py-spy profiles of the project's workers under load (bench/README.md)
+	$(BIN)/python -m bench.profile
+
+bench-amqp: install ## publish rate with confirms, and the outbox relay, against the local RabbitMQ
+	$(BIN)/python bench/amqp_publish.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
