@@ -22,6 +22,7 @@ from pathlib import Path
 
 import psutil
 import pymysql
+import redis
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -29,6 +30,7 @@ RESULTS = ROOT / "bench" / "results"
 LUA = ROOT / "bench" / "wrk" / "load.lua"
 ID_FORMAT = "b{:07d}"  # seeded ids; bench/wrk/load.lua builds the same ones
 PER_PAGE = 20
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 TOKEN = uuid.uuid4().hex[:8]  # this run: POSTed ids, Redis prefix, API key
 API_KEY = f"bench-key-{TOKEN}"
 # The app's settings that would otherwise come from the caller's shell.
@@ -262,7 +264,7 @@ def project_env(database: Database, *, worker_class: str, cache: bool, redis_pre
         SECRET_KEY=f"bench-secret-{uuid.uuid4().hex}",
         API_KEYS=API_KEY,
         DATABASE_URL=database.url,
-        REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        REDIS_URL=REDIS_URL,
         REDIS_KEY_PREFIX=redis_prefix,
         # Warm over every id before measuring, and no entry expires during the run.
         CACHE_TTL="3600" if cache else "0",
@@ -279,6 +281,14 @@ def project_env(database: Database, *, worker_class: str, cache: bool, redis_pre
     )
     env.update(extra_env("BENCH_APP_ENV"))
     return env
+
+
+def drop_redis_keys(prefix: str) -> None:
+    """Delete this run's cache entries (our private prefix only)."""
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    for start in range(0, len(keys), 1000):
+        client.delete(*keys[start : start + 1000])
 
 
 def extra_env(name: str) -> dict[str, str]:
@@ -339,6 +349,16 @@ def wrk(port: int, *, mode: str, count: int, connections: int, seconds: int, que
         if line.startswith("BENCH "):
             return json.loads(line[6:])
     raise SystemExit(f"wrk gave no summary (exit {done.returncode}):\n{done.stdout}\n{done.stderr}")
+
+
+def warm(port: int, *, mode: str, count: int, query: str = "") -> None:
+    """Request each id ("warm-id") or list page ("warm-list") once, 16 connections at a time."""
+    argv = [ensure_wrk(), "-t1", "-c16", "-d600s", "-s", str(LUA), f"http://127.0.0.1:{port}"]
+    done = subprocess.run(
+        [*argv, "--", mode, str(count), "-", API_KEY, query], capture_output=True, text=True, timeout=660
+    )
+    if done.returncode:
+        raise SystemExit(f"wrk {mode} failed ({done.returncode}): {done.stderr}")
 
 
 def failures(summary: dict) -> int:

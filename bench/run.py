@@ -13,15 +13,14 @@ Environment knobs are listed in bench/README.md. Writes bench/results/latest.md.
 from __future__ import annotations
 
 import os
+import random
+import signal
 import statistics
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-import redis
 
 from bench import harness
 from bench.harness import ID_FORMAT, PER_PAGE, RESULTS, TOKEN, Database, Server, env_int
@@ -71,7 +70,8 @@ class Settings:
             warmup=env_int("BENCH_WARMUP", 1),
             worker_classes=os.environ.get("BENCH_WORKER_CLASSES", "sync,gthread").replace(",", " ").split(),
             database=os.environ.get("BENCH_DB", "wdapi_bench"),
-            warm_max=env_int("BENCH_WARM_MAX", 200_000),
+            # Warming is cache misses, the slowest path: a quick run warms (and reads) fewer ids.
+            warm_max=env_int("BENCH_WARM_MAX", 4_000 if quick else 200_000),
         )
 
 
@@ -155,19 +155,21 @@ def smoke(server: Server, rows: int) -> str:
     return query
 
 
-def warm_cache(server: Server, count: int) -> None:
-    """GET every id once so the measured reads are cache hits, as users reading many ids see."""
-
-    def get(i: int) -> int:
-        return harness.request(server.port, "GET", f"/api/v1/wdtests/{ID_FORMAT.format(i)}")[0]
-
-    with ThreadPoolExecutor(8) as pool:
-        bad = [s for s in pool.map(get, range(count), chunksize=256) if s != 200]
-    if bad:
-        raise SystemExit(f"{server.name}: {len(bad)} non-200 answers while warming the cache")
-    _, headers, _ = harness.request(server.port, "GET", f"/api/v1/wdtests/{ID_FORMAT.format(count - 1)}")
-    if headers.get("x-cache", "HIT") != "HIT":
-        raise SystemExit(f"{server.name}: still a cache miss after warming ({headers.get('x-cache')})")
+def warm_cache(server: Server, ids: int, pages: int, query: str) -> None:
+    """GET every id and every list page once: the measured reads are hits, as for users reading many."""
+    harness.warm(server.port, mode="warm-id", count=ids)
+    harness.warm(server.port, mode="warm-list", count=pages, query=query)
+    sample = random.sample(range(ids), min(ids, 50))
+    misses = [
+        i
+        for i in sample
+        if harness.request(server.port, "GET", f"/api/v1/wdtests/{ID_FORMAT.format(i)}")[1].get(
+            "x-cache", "HIT"
+        )
+        != "HIT"
+    ]
+    if len(misses) > 2:
+        raise SystemExit(f"{server.name}: {len(misses)} of {len(sample)} sampled ids missed after warming")
 
 
 def measure(server: Server, case: Case, seconds: int, count: int, query: str, mariadb) -> dict:
@@ -202,6 +204,7 @@ def run_cases(settings: Settings, servers: list[Server], queries: dict, warmed: 
     mariadb = harness.mariadb_process()
     pages = max(settings.rows // PER_PAGE, 1)
     results: dict[tuple[str, str], list[dict]] = {}
+    warmed_up: set[str] = set()  # quick runs warm each server up once, before its first case
     for case in CASES:
         if settings.quick and case.key in QUICK_SKIP:
             continue
@@ -212,7 +215,10 @@ def run_cases(settings: Settings, servers: list[Server], queries: dict, warmed: 
                 return pages
             return warmed if server.name.endswith("-cache") else settings.rows
 
-        for server in targets:  # warm-up: pools, caches, JIT-free but lazy imports
+        for server in targets:  # warm-up: pools, lazy imports, first statements
+            if settings.quick and server.name in warmed_up:
+                continue
+            warmed_up.add(server.name)
             harness.wrk(
                 server.port,
                 mode=case.mode,
@@ -365,7 +371,7 @@ def main() -> int:
         for server in servers:
             if server.name.endswith("-cache"):
                 log(f"warming {server.name}'s cache over {warmed:,} ids")
-                warm_cache(server, warmed)
+                warm_cache(server, warmed, max(settings.rows // PER_PAGE, 1), queries[server.name])
         log("measuring")
         results = run_cases(settings, servers, queries, warmed, log)
         rss = {s.name: s.peak_rss_mib() for s in servers}
@@ -373,10 +379,7 @@ def main() -> int:
     finally:
         for server in servers:
             server.stop()
-        client = redis.Redis.from_url(os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
-        keys = list(client.scan_iter(match=f"{redis_prefix}*", count=1000))
-        for start in range(0, len(keys), 1000):
-            client.delete(*keys[start : start + 1000])
+        harness.drop_redis_keys(redis_prefix)
     table = report(settings, servers, results, rss, meta)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.md").write_text(table)
@@ -391,5 +394,15 @@ def main() -> int:
     return 0
 
 
+def stop_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C, so the servers (in their own sessions) are stopped too."""
+
+    def handler(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 if __name__ == "__main__":
+    stop_on_sigterm()
     sys.exit(main())

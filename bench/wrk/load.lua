@@ -1,6 +1,7 @@
 -- wrk script of bench/run.py: one request kind per run, chosen by the arguments after "--":
 --   mode   "id" (random seeded id), "list" (random 20-row page), "post" (a new record)
---          or a fixed path such as "/healthz"
+--          or a fixed path such as "/healthz"; "warm-id" / "warm-list" request every id / page
+--          once (one wrk thread), then exit wrk (a cache warm-up; it prints no summary)
 --   count  ids to pick from (id) or pages to pick from (list)
 --   token  makes POSTed ids unique across runs
 --   key    the X-API-Key header
@@ -10,6 +11,7 @@
 local mode, count, token, query
 local headers, post_headers
 local sent = 0
+local next_index
 
 function setup(thread)
   thread_index = (thread_index or 0) + 1
@@ -21,14 +23,29 @@ function init(args)
   headers = { ["X-API-Key"] = args[4] }
   post_headers = { ["X-API-Key"] = args[4], ["Content-Type"] = "application/json" }
   math.randomseed(os.time() * 1000 + tid)
+  next_index = 0
+end
+
+local function list_path(page)
+  return string.format("/api/v1/wdtests?page=%d&per_page=20%s", page, query)
 end
 
 function request()
-  if mode == "id" then
+  if mode == "warm-id" or mode == "warm-list" then
+    local i = next_index
+    next_index = next_index + 1
+    if i >= count then
+      -- wrk runs to its -d however early a thread stops; the requests in flight still complete
+      -- on the server, so only their answers are lost.
+      os.exit(0)
+    elseif mode == "warm-id" then
+      return wrk.format("GET", string.format("/api/v1/wdtests/b%07d", i), headers)
+    end
+    return wrk.format("GET", list_path(i + 1), headers)
+  elseif mode == "id" then
     return wrk.format("GET", string.format("/api/v1/wdtests/b%07d", math.random(0, count - 1)), headers)
   elseif mode == "list" then
-    local path = string.format("/api/v1/wdtests?page=%d&per_page=20%s", math.random(1, count), query)
-    return wrk.format("GET", path, headers)
+    return wrk.format("GET", list_path(math.random(1, count)), headers)
   elseif mode == "post" then
     sent = sent + 1
     local body = string.format('{"id":"p%s-%d-%d","name":"bench","age":%d}', token, tid, sent, sent % 100)
