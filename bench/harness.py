@@ -181,11 +181,23 @@ class Server:
             try:
                 status, _, _ = request(self.port, "GET", "/healthz", timeout=2)
                 if status == 200 and len(self.workers()) >= 2:
+                    self.check_worker_class()
                     return
             except OSError:
                 pass
             time.sleep(0.2)
         raise SystemExit(f"{self.name} did not answer /healthz on port {self.port}:\n{self.log_tail()}")
+
+    def check_worker_class(self) -> None:
+        """gunicorn says which worker class it really runs; it must be the one we asked for."""
+        wanted = self.env.get("GUNICORN_WORKER_CLASS")
+        if not wanted:
+            return
+        used = [
+            line for line in self.log_path.read_text(errors="replace").splitlines() if "Using worker:" in line
+        ]
+        if used and not used[0].rstrip().endswith(f"Using worker: {wanted}"):
+            raise SystemExit(f"{self.name}: asked for {wanted} workers, gunicorn says {used[0]!r}")
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -273,6 +285,8 @@ def project_env(database: Database, *, worker_class: str, cache: bool, redis_pre
         BIND="127.0.0.1:{port}",
         WEB_CONCURRENCY="2",
         GUNICORN_WORKER_CLASS=worker_class,
+        # gunicorn runs "sync" as gthread when threads > 1 (the shipped default is 4).
+        **({"GUNICORN_THREADS": "1"} if worker_class == "sync" else {}),
         # Several instances run at once: no shared control socket under $HOME.
         GUNICORN_CONTROL_SOCKET="off",
         # Rate limits stay on but must not answer 429 to a benchmark (Flask-Limiter's names).

@@ -145,6 +145,7 @@ def record(
         str(server.process.pid),
         "--subprocesses",
         "--nonblocking",
+        "--gil",  # CPU only: the thread holding the GIL, not threads waiting on a socket
         "--rate",
         "200",
         "--duration",
@@ -187,7 +188,7 @@ def main() -> int:
     report = [
         "# Where the project's workers spend their CPU",
         "",
-        f"py-spy record (200 Hz, both workers, non-blocking) for {seconds} s per case under wrk c=32; "
+        f"py-spy record --gil (200 Hz, both workers, non-blocking) for {seconds} s per case under wrk c=32; "
         f"{worker_class} workers, production config; {settings.rows:,} rows. Self: the function on top "
         "of the stack; inclusive: anywhere on it.",
         "",

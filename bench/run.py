@@ -76,13 +76,17 @@ class Settings:
 
 
 def build_servers(settings: Settings, database: Database, redis_prefix: str) -> list[Server]:
-    bare_env = {**os.environ, "BENCH_DB_NAME": database.name}
+    bare_env = {**os.environ, "BENCH_DB_NAME": database.name, "GUNICORN_WORKER_CLASS": "sync"}
     servers = [
         Server(
             BARE,
             "bare Flask (sync)",
             harness.gunicorn(
-                "bench.baselines.bare_flask:app", "-w", "2", "-k", "sync", "-b", "127.0.0.1:{port}"
+                "bench.baselines.bare_flask:app",
+                "-c",
+                "bench/baselines/bare_gunicorn.conf.py",
+                "-b",
+                "127.0.0.1:{port}",
             ),
             bare_env,
         ),
