@@ -63,7 +63,8 @@ def parse(path: Path) -> list[tuple[list[str], int]]:
         frames, _, count = line.rpartition(" ")
         if frames and count.isdigit():
             # Drop the process/thread pseudo-frames py-spy puts first.
-            stacks.append(([f for f in frames.split(";") if ".py" in f or "(" in f], int(count)))
+            kept = [f for f in frames.split(";") if not f.startswith(("process ", "thread "))]
+            stacks.append((kept, int(count)))
     return stacks
 
 
