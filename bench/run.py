@@ -71,7 +71,7 @@ class Settings:
             worker_classes=os.environ.get("BENCH_WORKER_CLASSES", "sync,gthread").replace(",", " ").split(),
             database=os.environ.get("BENCH_DB", "wdapi_bench"),
             # Warming is cache misses, the slowest path: a quick run warms (and reads) fewer ids.
-            warm_max=env_int("BENCH_WARM_MAX", 4_000 if quick else 200_000),
+            warm_max=env_int("BENCH_WARM_MAX", 2_000 if quick else 200_000),
         )
 
 
