@@ -5,8 +5,9 @@ BIN    := $(VENV)/bin
 BIND   ?= 127.0.0.1:8000
 SPEC   ?= swagger.json
 export FLASK_APP := run
+SUDO   := $(shell test "$$(id -u)" = 0 || echo sudo)
 
-.PHONY: install run serve migrate test lint format swagger bench bench-install bench-profile bench-amqp clean
+.PHONY: install nginx run serve migrate test test-unit test-services test-api test-e2e test-faults lint format swagger bench bench-install bench-profile bench-amqp clean
 
 $(VENV)/.installed: requirements.lock requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,12 +29,29 @@ serve: migrate ## gunicorn with gunicorn.conf.py on $(BIND), and the outbox rela
 	trap 'kill $$relay 2>/dev/null; wait $$relay' EXIT; \
 	BIND=$(BIND) $(BIN)/gunicorn -c gunicorn.conf.py run:app
 
-test: install ## the test suite (TEST_DATABASE_URL adds MariaDB/MySQL)
+nginx: ## nginx for the live tier (tests/e2e): the Debian package, when missing
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { \
+		echo "installing nginx (apt-get)"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nginx; }
+
+test: install nginx ## the test suite, every tier (TEST_DATABASE_URL adds MariaDB/MySQL); fault tests bounded
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-lint: install ## ruff check + format check, as CI runs them
+# One tier each: the directory is the tier (README "Tests").
+test-unit test-services test-api: test-%: install
+	$(BIN)/pytest tests/$* $(PYTEST_ARGS)
+
+test-e2e: install nginx
+	$(BIN)/pytest tests/e2e $(PYTEST_ARGS)
+
+FAULT_SECONDS ?= 20
+test-faults: install nginx ## the live tier with longer faults (FAULT_SECONDS each)
+	FAULT_SECONDS=$(FAULT_SECONDS) $(BIN)/pytest tests/e2e -rA $(PYTEST_ARGS)
+
+lint: install ## ruff check + format check + mypy, as CI runs them
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: install
 	$(BIN)/ruff check --fix .
@@ -47,7 +65,7 @@ $(VENV)/.bench-installed: $(VENV)/.installed bench/requirements.lock
 	touch $@
 
 bench-install: $(VENV)/.bench-installed ## benchmark tools: bench/requirements.lock into .venv, wrk from apt
-	@command -v wrk >/dev/null || { echo "installing wrk (apt-get)"; apt-get update -qq && apt-get install -y -qq wrk; }
+	@command -v wrk >/dev/null || { echo "installing wrk (apt-get)"; $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk; }
 
 bench: bench-install ## the project vs bare Flask and FastAPI under wrk (BENCH_QUICK=1: < 3 min); bench/README.md
 	$(BIN)/python -m bench.run
@@ -56,7 +74,7 @@ bench-profile: bench-install ## py-spy profiles of the project's workers under l
 	$(BIN)/python -m bench.profile
 
 bench-amqp: install ## publish rate with confirms, and the outbox relay, against the local RabbitMQ
-	$(BIN)/python bench/amqp_publish.py
+	$(BIN)/python -m bench.amqp_publish
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import time
 from datetime import timedelta
 
 import click
@@ -20,7 +21,11 @@ log = logging.getLogger(__name__)
 
 outbox_cli = AppGroup("outbox", help="The outbox of Wdtest events and its relay to RabbitMQ.")
 
-BACKOFF_MAX = 30.0  # seconds between attempts while the broker or database is down
+# Seconds between attempts while the broker or database is down. Capped low so events
+# flow again within about a second of the broker's return; one connection attempt a
+# second per relay is no load for a broker, and the warning is logged once a minute.
+BACKOFF_MAX = 1.0
+WARN_INTERVAL = 60.0
 
 
 def register_commands(app: Flask) -> None:
@@ -60,12 +65,13 @@ class _Stop:
 @click.option("--exit-with-parent", is_flag=True, help="Stop when the parent process exits.")
 def relay_command(once: bool, batch_size: int | None, interval: float | None, exit_with_parent: bool) -> None:
     """Publish pending events to the exchange with confirms, oldest first; at-least-once."""
-    interval = interval or float(current_app.config["OUTBOX_POLL_INTERVAL"])
+    interval = interval or current_app.config["OUTBOX_POLL_INTERVAL"]
     exchange = current_app.config["WDTEST_EVENTS_EXCHANGE"]
     stop = _Stop(watch_parent=exit_with_parent)
     log.info("outbox relay started (exchange %r, pid %d)", exchange, os.getpid())
-    backoff = interval
+    backoff = min(interval, BACKOFF_MAX)
     total = 0
+    failing_since = warned_at = None
     try:
         while not stop:
             try:
@@ -77,15 +83,26 @@ def relay_command(once: bool, batch_size: int | None, interval: float | None, ex
                     if not expected:
                         raise
                     raise click.ClickException(f"relayed {total} events, then: {err}") from None
-                if expected:
-                    log.warning("outbox relay: %s; retrying in %.1f s", err, backoff)
-                else:
+                now = time.monotonic()
+                failing_since = failing_since or now
+                if not expected:
                     # Nothing supervises the relay beside gunicorn: it must outlive any error.
                     log.exception("outbox relay: unexpected error; retrying in %.1f s", backoff)
+                elif warned_at is None or now - warned_at >= WARN_INTERVAL:
+                    warned_at = now
+                    log.warning(
+                        "outbox relay: %s; failing for %.0f s, retrying every %.1f s",
+                        err,
+                        now - failing_since,
+                        BACKOFF_MAX,
+                    )
                 amqp.sleep(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)
                 continue
-            backoff = interval
+            if failing_since is not None:
+                log.info("outbox relay: recovered after %.1f s", time.monotonic() - failing_since)
+                failing_since = warned_at = None
+            backoff = min(interval, BACKOFF_MAX)
             total += sent
             if sent:
                 log.info("outbox relay: published %d events", sent)

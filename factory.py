@@ -6,19 +6,20 @@ import logging
 from collections.abc import Mapping
 
 from flask import Flask
-from sqlalchemy import event
 
 from api import init_api
+from api.auth import register_auth
 from api.converters import register_converters
 from api.errors import register_error_handlers
-from api.filters import register_request_hooks
 from api.health import register_health
+from api.hooks import register_request_hooks
+from api.middleware import init_cors, init_proxy_fix
 from api.parsing import APIRequest
 from api.responses import RESTX_JSON, JSONProvider, JSONResponse
 from commands import register_commands
 from extensions import amqp, db, migrate, redis_store
-from logsetup import configure_logging
 from settings import load_config
+from settings.logs import configure_logging
 
 
 def create_app(config: str | type | Mapping | None = None) -> Flask:
@@ -34,6 +35,9 @@ def create_app(config: str | type | Mapping | None = None) -> Flask:
     register_extensions(app)
     register_error_handlers(app)
     register_request_hooks(app)
+    register_auth(app)
+    init_cors(app)
+    init_proxy_fix(app)
     register_health(app)
     register_converters(app)
     init_api(app)
@@ -46,18 +50,6 @@ def register_extensions(app: Flask) -> None:
     # the lines reach the app's handlers once, with the request id.
     logging.getLogger("sqlalchemy.engine.Engine").addHandler(logging.NullHandler())
     db.init_app(app)
-    migrate.init_app(app, db, directory=app.config.get("MIGRATIONS_DIR", "migrations"))
+    migrate.init_app(app, db)
     redis_store.init_app(app)
     amqp.init_app(app)
-    with app.app_context():
-        if db.engine.dialect.name == "sqlite":
-            event.listen(db.engine, "connect", _sqlite_pragmas)
-
-
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    # LIKE is case-sensitive, as under MySQL's utf8mb4_bin collation.
-    cursor.execute("PRAGMA case_sensitive_like = ON")
-    # WAL lets readers proceed while a writer (another gunicorn worker) commits.
-    cursor.execute("PRAGMA journal_mode = WAL")
-    cursor.close()

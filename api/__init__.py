@@ -3,13 +3,13 @@
 from flask import Flask
 from flask_restx import Api
 
-from api.demo import ns as demo_ns
-from api.exceptions import ns as exceptions_ns
+from api.demo import demo_ns, exceptions_ns
+from api.keyvalue import ns as keyvalue_ns
+from api.openapi import document
 from api.rabbitmq import ns as rabbitmq_ns
-from api.redis import ns as redis_ns
 from api.wdtests import ns as wdtests_ns
 
-NAMESPACES = (wdtests_ns, exceptions_ns, demo_ns, redis_ns, rabbitmq_ns)
+NAMESPACES = (wdtests_ns, exceptions_ns, demo_ns, keyvalue_ns, rabbitmq_ns)
 API_PREFIX = "/api/v1"
 
 
@@ -33,6 +33,7 @@ def init_api(app: Flask) -> Api:
         security=[{"apikey": []}, {}],
     )
     for ns in NAMESPACES:
+        document(ns, app)  # the Swagger docs, from each operation's declarations
         api.add_namespace(ns)
     api.init_app(app)
     app.extensions["wdapi.api"] = api

@@ -1,4 +1,4 @@
-"""URL converters beyond werkzeug's defaults (tutorial section 5)."""
+"""URL converters beyond werkzeug's defaults."""
 
 import re
 

@@ -6,10 +6,9 @@ import logging
 from http import HTTPStatus
 
 from flask import Flask, current_app, request
-from sqlalchemy.exc import DisconnectionError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
+from extensions import database
 from services.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -38,7 +37,7 @@ def problem(status: int, detail: str, *, title: str | None = None, headers=None,
 def http_problem(e: HTTPException):
     """A werkzeug HTTP error as problem+json, keeping headers such as ``Allow``."""
     headers = [(k, v) for k, v in e.get_headers() if k.lower() != "content-type"]
-    return problem(e.code, e.description, title=e.name, headers=headers)
+    return problem(e.code or 500, e.description or "", title=e.name, headers=headers)
 
 
 def handle_http_exception(e: HTTPException):
@@ -53,7 +52,8 @@ def handle_domain_error(e: DomainError):
 
 def handle_database_unavailable(e: Exception):
     log.warning("database unavailable: %r", getattr(e, "orig", e))
-    return problem(503, "The database is unavailable; try again shortly.", headers={"Retry-After": "5"})
+    error = database.unavailable(e)
+    return problem(error.status, error.detail, title=error.title, headers={"Retry-After": "5"})
 
 
 def handle_unexpected(e: Exception):
@@ -65,6 +65,6 @@ def handle_unexpected(e: Exception):
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(DomainError, handle_domain_error)
-    for exc in (OperationalError, DisconnectionError, PoolTimeout):
+    for exc in database.CONNECTION_ERRORS:
         app.register_error_handler(exc, handle_database_unavailable)
     app.register_error_handler(Exception, handle_unexpected)

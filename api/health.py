@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app
+from flask import Blueprint, Flask, current_app, request
 
-from extensions import db, redis_store
 from services import health
 
 bp = Blueprint("health", __name__)
@@ -18,16 +17,11 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """200 when every required dependency answers, 503 otherwise."""
+    """200 when every required dependency answers, 503 otherwise (and while draining)."""
+    if request.environ.get("wdapi.draining"):  # set by gunicorn.conf.py after SIGTERM
+        return {"status": "draining"}, 503, {"Cache-Control": "no-store"}
     config = current_app.config
-    redis = redis_store.state  # the app's Redis settings: URL and REDIS_PASSWORD alike
-    results = health.check(
-        engine=db.engine,
-        redis_url=redis.url,
-        redis_password=redis.password,
-        amqp_url=config.get("AMQP_URL"),
-        timeout=config["READY_TIMEOUT"],
-    )
+    results = health.check(timeout=config["READY_TIMEOUT"])
     required = list(config["READY_REQUIRES"])
     ready = all(results[name] == health.OK for name in required)
     body = {"status": "ready" if ready else "unavailable", **results, "required": required}

@@ -9,7 +9,7 @@ from flask import request
 
 
 def page_url(page: int) -> str:
-    args = request.args.to_dict()
+    args: dict[str, object] = dict(request.args.to_dict())
     args["page"] = page
     return f"{request.base_url}?{urlencode(args)}"
 

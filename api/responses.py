@@ -31,8 +31,8 @@ def encode_default(o):
 def _reject_duplicate_keys(pairs):
     obj = dict(pairs)
     if len(obj) != len(pairs):
-        seen = set()
-        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))
+        seen: set[str] = set()
+        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
         # A ValueError: Flask answers 400 "not valid JSON", as for any malformed body.
         raise ValueError(f"duplicate key {duplicate!r}")
     return obj

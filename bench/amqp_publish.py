@@ -1,6 +1,6 @@
 """Publish rate with publisher confirms against the local RabbitMQ (loopback only).
 
-    .venv/bin/python bench/amqp_publish.py [--seconds 3] [--size 200]
+    .venv/bin/python -m bench.amqp_publish [--seconds 3] [--size 200]
 
 Measures, each for ``--seconds``: (1) ``services.rabbitmq.publish`` (persistent JSON
 message to a durable queue, mandatory, one confirm per message: what POST
@@ -12,21 +12,18 @@ in SQLite). Queues and the exchange are deleted afterwards.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
 import uuid
 from urllib.parse import urlsplit
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import pika
 
-import pika  # noqa: E402
-
-from extensions import amqp, db  # noqa: E402
-from factory import create_app  # noqa: E402
-from models import Wdtest  # noqa: E402
-from services import outbox, rabbitmq  # noqa: E402
+from extensions import amqp, db
+from factory import create_app
+from models import Wdtest
+from services import outbox, rabbitmq
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 

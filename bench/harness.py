@@ -34,7 +34,10 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 TOKEN = uuid.uuid4().hex[:8]  # this run: POSTed ids, Redis prefix, API key
 API_KEY = f"bench-key-{TOKEN}"
 # The app's settings that would otherwise come from the caller's shell.
-SCRUBBED_PREFIXES = ("APP_", "GUNICORN_", "REDIS_", "AMQP_", "RABBIT_", "RATELIMIT_", "API_", "LOG_")
+SCRUBBED_PREFIXES = (
+    *("APP_", "GUNICORN_", "WEB_CONCURRENCY", "BIND", "REDIS_", "AMQP_", "RABBIT_", "RATELIMIT_"),
+    *("API_", "LOG_", "DB_", "CACHE_", "CORS_", "READY_", "TRUSTED_", "SECRET_KEY", "DATABASE_URL"),
+)
 
 
 def env_int(name: str, default: int) -> int:

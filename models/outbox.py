@@ -5,14 +5,14 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from extensions import db
+from models.base import Model
 from models.types import UTCDateTime, utcnow
 
 EVENT_TYPE_MAX_LENGTH = 100
 LAST_ERROR_MAX_LENGTH = 500
 
 
-class OutboxEvent(db.Model):
+class OutboxEvent(Model):
     __tablename__ = "outbox"
     __table_args__ = (
         # The relay's query: unsent rows in id order.

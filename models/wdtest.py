@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from extensions import db
+from models.base import Model
 from models.types import UTCDateTime, utcnow
 
 ID_MAX_LENGTH = 100
@@ -18,7 +18,7 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-class Wdtest(db.Model):
+class Wdtest(Model):
     __tablename__ = "wdtest"
     # Binary collation: ids and names compare case-sensitively on MySQL as on SQLite.
     __table_args__ = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}

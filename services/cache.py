@@ -1,6 +1,7 @@
 """Read-through cache of rendered records in Redis, closed against stale fills.
 
-Keys under the app's prefix: ``cache:<kind>:v<FORMAT>:<id>`` holds the rendered bytes,
+Keys under the app's prefix: ``cache:<kind>:entry:<id>`` holds the rendered bytes, stamped
+with the version of the format that rendered them (``Format``, derived from the schema),
 ``cache:<kind>:gen:<id>`` a generation counter. Every write bumps the generation and
 deletes the entry *after* its commit. A reader notes the generation (in the same
 round trip as its cache lookup) before it reads the database, and fills the cache
@@ -20,16 +21,18 @@ invalidation is remembered and retried before this process next uses the cache.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol
 
+from flask import current_app
 from redis.commands.core import Script
-from redis.exceptions import RedisError
 
 from extensions import redis_store
-from redis_ext import RedisState
+from services.errors import Unavailable
 
-# Bump when the rendered representation changes: entries of the old format are ignored.
-FORMAT = 1
+EXTENSION = "wdapi.cache"
 # Generations outlive any reader (bounded by the DB read and worker timeouts) by far.
 GENERATION_TTL = 24 * 3600
 PENDING_MAX = 10_000
@@ -37,7 +40,7 @@ PENDING_MAX = 10_000
 # Built once, run by EVALSHA: redis-py reloads a script Redis has lost (a restart).
 # KEYS: entry, generation. ARGV: generation seen ("" for none), body, ttl.
 _FILL = Script(
-    None,
+    None,  # type: ignore[arg-type]  # no client: each call passes one
     b"""
 if (redis.call('GET', KEYS[2]) or '') == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
@@ -49,7 +52,7 @@ return 0
 
 # Shared generation: KEYS: entry, generation. ARGV: generation seen, body, ttl.
 _FILL_STAMPED = Script(
-    None,
+    None,  # type: ignore[arg-type]
     b"""
 local seen = redis.call('GET', KEYS[2]) or ''
 if seen == ARGV[1] then
@@ -61,68 +64,114 @@ return 0
 )
 
 
-def _keys(state: RedisState, kind: str, ident: str | None) -> tuple[str | None, str]:
+class Format(Protocol):
+    """What fills the cache: ``version`` names its format; entries of another are ignored."""
+
+    version: str
+
+
+class CacheState:
+    """One app's cache settings and this process's back-off and pending invalidations."""
+
+    def __init__(self, config: Mapping):
+        self.ttl: int = config["CACHE_TTL"]
+        self.retry_interval: float = config["REDIS_RETRY_INTERVAL"]
+        self.skip_until = 0.0
+        # Ids whose invalidation failed; retried before this process next reads the cache.
+        self.pending: dict[tuple[str, str | None], None] = {}
+        self.pending_lock = threading.Lock()
+
+    def usable(self) -> bool:
+        """False while the cache is off (no Redis, CACHE_TTL=0) or backing off after a failure."""
+        return redis_store.state.enabled and self.ttl > 0 and time.monotonic() >= self.skip_until
+
+    def failed(self) -> None:
+        self.skip_until = time.monotonic() + self.retry_interval
+
+
+def _state() -> CacheState:
+    extensions = current_app.extensions
+    state = extensions.get(EXTENSION)
+    if state is None:  # built on first use; setdefault keeps one if two threads race here
+        state = extensions.setdefault(EXTENSION, CacheState(current_app.config))
+    return state
+
+
+def _keys(kind: str, ident: str | None) -> tuple[str | None, str]:
+    key = redis_store.state.key
     if ident is None:  # the generation shared by a kind's entries; nothing to delete
-        return None, state.key("cache", kind, "gen")
-    return state.key("cache", kind, f"v{FORMAT}", ident), state.key("cache", kind, "gen", ident)
+        return None, key("cache", kind, "gen")
+    return key("cache", kind, "entry", ident), key("cache", kind, "gen", ident)
 
 
-def _bump(state: RedisState, items: Iterable[tuple[str, str | None]]) -> None:
-    pipe = state.client.pipeline(transaction=True)
-    for kind, ident in items:
-        entry, generation = _keys(state, kind, ident)
-        pipe.incr(generation)
-        pipe.expire(generation, GENERATION_TTL)
-        if entry is not None:
-            pipe.delete(entry)
-    pipe.execute()
+def _bump(items: Iterable[tuple[str, str | None]]) -> None:
+    with redis_store.session() as client:
+        pipe = client.pipeline(transaction=True)
+        for kind, ident in items:
+            entry, generation = _keys(kind, ident)
+            pipe.incr(generation)
+            pipe.expire(generation, GENERATION_TTL)
+            if entry is not None:
+                pipe.delete(entry)
+        pipe.execute()
 
 
-def _flush_pending(state: RedisState) -> None:
+def _flush_pending(state: CacheState) -> None:
     if not state.pending:  # the usual case: no lock taken on the read path
         return
     with state.pending_lock:
         items = list(state.pending)
     if items:
-        _bump(state, items)
+        _bump(items)
         with state.pending_lock:
             for item in items:
                 state.pending.pop(item, None)
 
 
+def _unwrap(data: bytes, version: bytes) -> bytes | None:
+    """The body of a ``<version>|<body>`` entry, or None when it is of another format."""
+    stamp, _, body = data.partition(b"|")
+    return body if stamp == version else None
+
+
 def read_through(
-    kind: str, ident: str, load: Callable[[], bytes], *, shared: bool = False
+    kind: str, ident: str, load: Callable[[], bytes], *, fmt: Format, shared: bool = False
 ) -> tuple[bytes, bool]:
     """``load()``'s bytes, from the cache when present; returns (body, hit).
+    ``fmt``: the format ``load`` renders (an entry of another format is a miss).
     ``shared``: an entry that any write of ``kind`` may change (a list page), guarded by
     the kind's generation; ``invalidate((kind, None))`` makes all of them stale.
     Raises what ``load`` raises; Redis failures fall back to ``load``."""
-    state = redis_store.state
-    if not state.cache_usable():
+    state = _state()
+    if not state.usable():
         return load(), False
-    entry, generation = _keys(state, kind, ident)
+    version = fmt.version.encode()
+    entry, generation = _keys(kind, ident)
+    assert entry is not None  # an ident always has an entry
     if shared:
-        generation = _keys(state, kind, None)[1]
+        generation = _keys(kind, None)[1]
     try:
         _flush_pending(state)
-        cached, seen = state.client.mget(entry, generation)
-    except RedisError as exc:
-        state.failed(exc)
+        with redis_store.session() as client:
+            found: list[Any] = client.mget(entry, generation)
+        cached, seen = found
+    except Unavailable:
+        state.failed()
         return load(), False
-    state.succeeded()
     seen = seen or b""
     if cached is not None:
-        if not shared:
-            return cached, True
-        stamp, _, body = cached.partition(b"|")
-        if stamp == seen:
+        if shared:  # stamped with the generation it was read under
+            cached = _unwrap(cached, seen)
+        body = _unwrap(cached, version) if cached is not None else None
+        if body is not None:
             return body, True
     body = load()
     try:
         fill = _FILL_STAMPED if shared else _FILL
-        fill(keys=(entry, generation), args=(seen, body, state.cache_ttl), client=state.client)
-    except RedisError as exc:
-        state.failed(exc)
+        with redis_store.session() as client:
+            fill(keys=(entry, generation), args=(seen, version + b"|" + body, state.ttl), client=client)
+    except Unavailable:
+        state.failed()
     return body, False
 
 
@@ -130,18 +179,18 @@ def invalidate(*items: tuple[str, str | None]) -> None:
     """Make cached entries stale after a committed write: each item is (kind, id), or
     (kind, None) for a kind's shared entries. Never raises: on a Redis failure the
     items are kept and retried before this process next reads the cache."""
-    state = redis_store.state
-    if not state.enabled:
+    if not redis_store.state.enabled:
         return
+    state = _state()
     with state.pending_lock:
         for item in items:
             state.pending[item] = None
         if len(state.pending) > PENDING_MAX:
             state.pending.pop(next(iter(state.pending)))
-            state.warn("More than %d cache invalidations pending; the oldest was dropped", PENDING_MAX)
+            redis_store.state.warn(
+                "More than %d cache invalidations pending; the oldest was dropped", PENDING_MAX
+            )
     try:
         _flush_pending(state)
-    except RedisError as exc:
-        state.failed(exc)
-    else:
-        state.succeeded()
+    except Unavailable:
+        state.failed()

@@ -8,7 +8,7 @@ from services.errors import DomainError, InvalidInput
 
 
 class DivisionByZero(InvalidInput):
-    """The tutorial's ``3/0``: a request the client can fix, so a 400 (not 413)."""
+    """``3/0``: a request the client can fix, so a 400 (not 413)."""
 
 
 class QuotaExceeded(DomainError):

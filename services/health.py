@@ -6,64 +6,24 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 
-import pika
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
-from sqlalchemy import Engine, text
+from extensions import amqp, db, redis_store
 
 log = logging.getLogger(__name__)
 
 OK, DOWN, DISABLED = "ok", "down", "disabled"
 
 
-def ping_database(engine: Engine, timeout: float) -> None:
-    with engine.connect() as conn:
-        conn.execute(text("SELECT 1"))
-
-
-def ping_redis(url: str, timeout: float, password: str | None = None) -> None:
-    # No retries: a probe reports the state now, it does not wait for recovery.
-    # ``password`` is REDIS_PASSWORD, used (as by the app's pool) when the URL carries none.
-    client = redis.Redis.from_url(
-        url,
-        socket_connect_timeout=timeout,
-        socket_timeout=timeout,
-        retry=Retry(NoBackoff(), 0),
-        **({"password": password} if password else {}),
-    )
-    try:
-        client.ping()
-    finally:
-        client.close()
-
-
-def ping_rabbitmq(url: str, timeout: float) -> None:
-    params = pika.URLParameters(url)
-    params.connection_attempts = 1
-    params.socket_timeout = timeout
-    params.stack_timeout = timeout
-    params.blocked_connection_timeout = timeout
-    pika.BlockingConnection(params).close()
-
-
-def check(
-    *,
-    engine: Engine,
-    redis_url: str | None,
-    amqp_url: str | None,
-    timeout: float,
-    redis_password: str | None = None,
-) -> dict[str, str]:
-    """``{"database"|"redis"|"rabbitmq": "ok"|"down"|"disabled"}``, checked in parallel. Never raises."""
-    probes: dict[str, Callable[[], None] | None] = {
-        "database": lambda: ping_database(engine, timeout),
-        "redis": (lambda: ping_redis(redis_url, timeout, redis_password)) if redis_url else None,
-        "rabbitmq": (lambda: ping_rabbitmq(amqp_url, timeout)) if amqp_url else None,
+def check(*, timeout: float) -> dict[str, str]:
+    """``{"database"|"redis"|"rabbitmq": "ok"|"down"|"disabled"}``, checked in parallel with the
+    extensions' own connection settings. Never raises. Call in an app context."""
+    probes: dict[str, Callable[[float], None] | None] = {
+        "database": db.probe(),
+        "redis": redis_store.probe(),
+        "rabbitmq": amqp.probe(),
     }
     results = {name: DISABLED for name, probe in probes.items() if probe is None}
     pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="readyz")
-    futures = {name: pool.submit(probe) for name, probe in probes.items() if probe is not None}
+    futures = {name: pool.submit(probe, timeout) for name, probe in probes.items() if probe is not None}
     wait(futures.values(), timeout=timeout + 0.5)
     # A probe stuck past its timeout is abandoned, not waited for.
     pool.shutdown(wait=False, cancel_futures=True)

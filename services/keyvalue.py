@@ -7,14 +7,10 @@ clobber the cache or anything else in the same Redis.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
-from redis.exceptions import RedisError
-
 from extensions import redis_store
-from services.errors import InvalidInput, NotFound, PayloadTooLarge, Unavailable
+from services.errors import InvalidInput, NotFound, PayloadTooLarge
 
 KEY_MAX_LENGTH = 200
 VALUE_MAX_BYTES = 64 * 1024
@@ -28,18 +24,6 @@ class Entry:
     ttl: int | None  # seconds left; None when the key never expires
 
 
-@contextmanager
-def _redis() -> Iterator:
-    """The Redis client; any Redis failure becomes Unavailable (mapped in this one place)."""
-    state = redis_store.state
-    try:
-        yield state.client
-    except RedisError as exc:
-        state.failed(exc)
-        raise Unavailable("Redis is unavailable; try again shortly.") from None
-    state.succeeded()
-
-
 def _redis_key(key: str) -> str:
     if not 1 <= len(key) <= KEY_MAX_LENGTH or not key.isprintable():
         message = f"Must be 1-{KEY_MAX_LENGTH} printable characters."
@@ -50,8 +34,11 @@ def _redis_key(key: str) -> str:
 def get(*, key: str) -> Entry:
     """The value and remaining ttl of ``key``. Raises InvalidInput, NotFound, Unavailable."""
     name = _redis_key(key)
-    with _redis() as client:
-        value, ttl = client.pipeline(transaction=True).get(name).ttl(name).execute()
+    with redis_store.session() as client:
+        pipe = client.pipeline(transaction=True)
+        pipe.get(name)
+        pipe.ttl(name)
+        value, ttl = pipe.execute()
     if value is None:
         raise NotFound(f"No key {key!r}.")
     return Entry(key, value.decode("utf-8"), ttl if ttl >= 0 else None)
@@ -64,15 +51,18 @@ def put(*, key: str, value: str, ttl: int | None = None) -> tuple[Entry, bool]:
     data = value.encode("utf-8")
     if len(data) > VALUE_MAX_BYTES:
         raise PayloadTooLarge(f"The value is {len(data)} bytes of UTF-8; the limit is {VALUE_MAX_BYTES}.")
-    with _redis() as client:
-        existed, _ = client.pipeline(transaction=True).exists(name).set(name, data, ex=ttl).execute()
+    with redis_store.session() as client:
+        pipe = client.pipeline(transaction=True)
+        pipe.exists(name)
+        pipe.set(name, data, ex=ttl)
+        existed, _ = pipe.execute()
     return Entry(key, value, ttl), not existed
 
 
 def delete(*, key: str) -> None:
     """Delete ``key``. Raises InvalidInput, NotFound, Unavailable."""
     name = _redis_key(key)
-    with _redis() as client:
+    with redis_store.session() as client:
         deleted = client.delete(name)
     if not deleted:
         raise NotFound(f"No key {key!r}.")
@@ -80,7 +70,7 @@ def delete(*, key: str) -> None:
 
 def ping() -> float:
     """Round-trip time of a PING in milliseconds. Raises Unavailable."""
-    with _redis() as client:
+    with redis_store.session() as client:
         started = time.perf_counter()
         client.ping()
         return (time.perf_counter() - started) * 1000

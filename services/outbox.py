@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 import pika
 from flask import current_app
 from pika.adapters.blocking_connection import BlockingChannel
-from sqlalchemy import delete, func, inspect, select, update
+from sqlalchemy import CursorResult, delete, func, inspect, select, update
 from sqlalchemy.orm import Session
 
 from extensions import amqp, db
@@ -70,7 +70,7 @@ def add(*, event_type: str, record) -> OutboxEvent:
 
 def get_pending_count() -> int:
     """How many events wait to be relayed."""
-    return db.session.scalar(select(func.count()).where(OutboxEvent.sent_at.is_(None)))
+    return db.session.scalar(select(func.count()).where(OutboxEvent.sent_at.is_(None))) or 0
 
 
 def _claim(session: Session, limit: int) -> list[OutboxEvent]:
@@ -121,7 +121,7 @@ def relay(*, limit: int | None = None) -> int:
     """Publish up to ``limit`` unsent events, oldest first, and mark them sent; return how many.
 
     Raises Unavailable (broker down, or not confirming) after committing what was sent."""
-    limit = limit or int(current_app.config["OUTBOX_BATCH_SIZE"])
+    limit = limit or current_app.config["OUTBOX_BATCH_SIZE"]
     exchange = current_app.config["WDTEST_EVENTS_EXCHANGE"]
     engine = db.engine
     if engine.dialect.name == "mysql":
@@ -154,7 +154,7 @@ def relay(*, limit: int | None = None) -> int:
 def delete_sent(*, older_than: timedelta) -> int:
     """Delete events sent more than ``older_than`` ago; return how many."""
     cutoff = utcnow() - older_than
-    result = db.session.execute(
+    result: CursorResult = db.session.execute(  # type: ignore[assignment]
         delete(OutboxEvent).where(OutboxEvent.sent_at.is_not(None), OutboxEvent.sent_at < cutoff)
     )
     db.session.commit()

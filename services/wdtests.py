@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
 
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import select
@@ -15,6 +15,23 @@ from extensions import db
 from models import Wdtest
 from services import cache, outbox
 from services.errors import Conflict, InvalidInput, NotFound
+
+
+class Render(Protocol):
+    """Renders a record to response bytes; ``version`` names the format (see ``services.cache``)."""
+
+    version: str
+
+    def __call__(self, record: Wdtest, /) -> bytes: ...
+
+
+class DumpPage(Protocol):
+    """Dumps a page to a JSON-able dict; ``version`` names the format."""
+
+    version: str
+
+    def __call__(self, page: Pagination, /) -> dict: ...
+
 
 CACHE_KIND = "wdtest"
 LIST_CACHE_KIND = "wdtest-list"  # list pages: any write may change any of them
@@ -46,7 +63,8 @@ def _condition(key: str, value: Any):
 
 
 def _order_by(sort: Iterable[str]):
-    clauses, seen = [], set()
+    clauses: list[Any] = []
+    seen: set[str] = set()
     for item in sort:
         name = item.lstrip("-")
         column = COLUMNS[name]
@@ -65,9 +83,9 @@ def get(*, wdtest_id: str) -> Wdtest:
     return record
 
 
-def get_rendered(*, wdtest_id: str, render: Callable[[Wdtest], bytes]) -> tuple[bytes, bool]:
+def get_rendered(*, wdtest_id: str, render: Render) -> tuple[bytes, bool]:
     """One record as ``render`` makes it, read through the cache; (body, hit). Raises NotFound."""
-    return cache.read_through(CACHE_KIND, wdtest_id, lambda: render(get(wdtest_id=wdtest_id)))
+    return cache.read_through(CACHE_KIND, wdtest_id, lambda: render(get(wdtest_id=wdtest_id)), fmt=render)
 
 
 def get_all(
@@ -86,12 +104,12 @@ def get_all(
     return db.paginate(query, page=page, per_page=per_page, max_per_page=None, error_out=False)
 
 
-def get_all_cached(*, dump: Callable[[Pagination], dict], **query: Any) -> tuple[dict, bool]:
+def get_all_cached(*, dump: DumpPage, **query: Any) -> tuple[dict, bool]:
     """``dump(get_all(**query))``, read through the cache; (page, hit)."""
     canonical = json.dumps(query, sort_keys=True, separators=(",", ":"))
     ident = hashlib.sha256(canonical.encode()).hexdigest()
     body, hit = cache.read_through(
-        LIST_CACHE_KIND, ident, lambda: json.dumps(dump(get_all(**query))).encode(), shared=True
+        LIST_CACHE_KIND, ident, lambda: json.dumps(dump(get_all(**query))).encode(), fmt=dump, shared=True
     )
     return json.loads(body), hit
 

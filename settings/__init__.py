@@ -1,115 +1,55 @@
-"""Configuration classes and the loader that layers every source onto the app.
+"""Configuration: the config classes and the loader that layers and parses every source once.
 
-Order (later wins): config class chosen by ``APP_ENV`` -> Python file named by
-``APP_SETTINGS`` -> plain environment overrides (``DATABASE_URL``, ``SECRET_KEY``,
-``LOG_LEVEL``) -> ``APP_*`` prefixed environment variables -> the mapping
-passed to ``create_app``.
+Order (later wins): the declared defaults and the config class chosen by ``APP_ENV`` ->
+the Python file named by ``APP_SETTINGS`` -> the environment (``KEY`` or ``APP_KEY``, see
+``settings.declaration``) -> the mapping passed to ``create_app``. Every declared setting
+is then parsed by its declared type, whichever layer set it; a bad value is a
+``ConfigError`` naming the variable.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
-from flask import Flask
-from sqlalchemy.engine import make_url
+import flask
+from environs import Env, EnvValidationError
 
-from settings import operations
+from settings.declaration import CUSTOM_PARSERS, DEFAULT_SECRET_KEY, EMPTY_MEANS_DEFAULT, SETTINGS
 
-DEFAULT_SECRET_KEY = "dev-only-secret-key-change-me"
+__all__ = ["DEFAULT_SECRET_KEY", "ConfigError", "Config", "load", "load_config", "defaults", "or_refuse"]
 
-# Plain environment variables that map onto a config key.
-ENV_OVERRIDES = {
-    "DATABASE_URL": "SQLALCHEMY_DATABASE_URI",
-    "SECRET_KEY": "SECRET_KEY",
-    "LOG_LEVEL": "LOG_LEVEL",
-    # Redis (see README "Redis").
-    **{name: name for name in ("REDIS_URL", "REDIS_PASSWORD", "REDIS_MAX_CONNECTIONS", "REDIS_KEY_PREFIX")},
-    "CACHE_TTL": "CACHE_TTL",
-    # Request pipeline and operations (parsed in ``settings.operations``).
-    **{name: name for name in operations.ENV_NAMES},
-    # RabbitMQ (see README "RabbitMQ"); RABBIT_* are the tutorial's names.
-    **{name: name for name in ("AMQP_URL", "RABBIT_USER", "RABBIT_PASSWORD", "RABBIT_HOST", "RABBIT_PORT")},
-    "WDTEST_EVENTS_EXCHANGE": "WDTEST_EVENTS_EXCHANGE",
-}
+T = TypeVar("T")
+# gunicorn's APP_LOAD_ERROR: its master halts instead of booting workers that refuse to
+# start again and again (any other status, as sys.exit("...")'s 1, gets the worker replaced).
+APP_LOAD_ERROR = 4
 
 
 class ConfigError(RuntimeError):
     """The configuration is unsafe or inconsistent; the app must not start."""
 
 
+def or_refuse(build: Callable[[], T]) -> T:
+    """``build()``; on a ConfigError, a one-line refusal on stderr and exit APP_LOAD_ERROR."""
+    try:
+        return build()
+    except ConfigError as err:
+        print(f"wdapi: refusing to start: {err}", file=sys.stderr)
+        sys.exit(APP_LOAD_ERROR)
+
+
 class Config:
-    """Settings shared by every environment."""
+    """Framework constants every environment shares; declared settings default as declared."""
 
-    ENV_NAME = "base"
-    DEBUG = False
     TESTING = False
-    SECRET_KEY = DEFAULT_SECRET_KEY
-    LOG_LEVEL = "INFO"
-
-    # None means SQLite in the instance folder (resolved in ``database_uri``).
-    SQLALCHEMY_DATABASE_URI: str | None = None
     SQLALCHEMY_TRACK_MODIFICATIONS = False
-    SQLALCHEMY_ECHO = False
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
-    # Flask-SQLAlchemy 3 ignores SQLALCHEMY_POOL_*; these feed the engine options.
-    DB_POOL_SIZE = 10
-    DB_POOL_TIMEOUT = 10
-    DB_MAX_OVERFLOW = 2
-    DB_POOL_RECYCLE = 1800
-    DB_POOL_PRE_PING = True
-    DB_CONNECT_TIMEOUT = 3  # seconds; an unreachable MySQL fails fast with 503
-    DB_READ_TIMEOUT = 10  # seconds a MySQL query may wait for the server
-
-    MAX_CONTENT_LENGTH = 1024 * 1024
-    JSON_SORT_KEYS = False
-
     RESTX_VALIDATE = False  # marshmallow validates; RESTX would reject nullables
     RESTX_MASK_SWAGGER = False
     RESTX_ERROR_404_HELP = False
     RESTX_INCLUDE_ALL_MODELS = True
     SWAGGER_UI_DOC_EXPANSION = "list"
-
-    # Redis; see README "Redis". Timeouts well under a second: an outage costs milliseconds.
-    REDIS_URL = "redis://127.0.0.1:6379/0"
-    REDIS_PASSWORD: str | None = None  # used when REDIS_URL carries none
-    REDIS_MAX_CONNECTIONS = 10  # per process (gunicorn worker)
-    REDIS_CONNECT_TIMEOUT = 0.25  # seconds
-    REDIS_SOCKET_TIMEOUT = 0.5  # seconds per command
-    REDIS_POOL_TIMEOUT = 0.2  # seconds a thread waits for a free pooled connection
-    REDIS_KEY_PREFIX = "wdapi:"
-    REDIS_RETRY_INTERVAL = 1.0  # seconds the read cache skips Redis after a failure
-    REDIS_WARN_INTERVAL = 60.0  # at most one outage warning per process per interval
-    CACHE_TTL = 300  # seconds a cached record lives; 0 turns the read cache off
-
-    # Request pipeline and operations; see README "Request pipeline and operations".
-    API_KEYS: tuple[str, ...] = ()  # comma list; API_KEYS_FILE adds one key per line
-    API_KEYS_FILE: str | None = None
-    API_READ_AUTH = False  # reads need a key too
-    API_AUTH_DISABLED = False  # the explicit opt-out production demands
-    LOG_FORMAT = "text"  # or "json"
-    LOG_FILE: str | None = None  # None: stderr only
-    LOG_FILE_MAX_BYTES = 300 * 1024 * 1024
-    LOG_FILE_BACKUPS = 10
-    READY_REQUIRES: tuple[str, ...] = ("database",)
-    READY_TIMEOUT = 2.0  # seconds per dependency check
-    CORS_ORIGINS: tuple[str, ...] = ()
-    TRUSTED_PROXIES = 0  # proxy hops whose X-Forwarded-* headers are believed
-
-    # RabbitMQ; see README "RabbitMQ". AMQP_URL wins; unset, it is built from RABBIT_*.
-    AMQP_URL: str | None = None
-    RABBIT_USER = "guest"
-    RABBIT_PASSWORD = "guest"
-    RABBIT_HOST = "127.0.0.1"
-    RABBIT_PORT = 5672
-    AMQP_HEARTBEAT = 60  # seconds; the broker may negotiate it lower
-    AMQP_CONNECT_TIMEOUT = 1.5  # seconds for TCP + AMQP handshake: a down broker is a 503 in < 2 s
-    AMQP_BLOCKED_TIMEOUT = 10  # seconds a connection may stay blocked by a broker resource alarm
-    AMQP_OPERATION_TIMEOUT = 3  # seconds one broker operation may take before its connection is cut
-    AMQP_PIKA_LOG_LEVEL = "CRITICAL"  # pika's own logger; the app logs broker failures itself
-    WDTEST_EVENTS_EXCHANGE = "wdtest.events"  # durable topic exchange; routing key = event type
-    OUTBOX_BATCH_SIZE = 100  # events the relay claims per transaction
-    OUTBOX_POLL_INTERVAL = 1.0  # seconds the relay waits when nothing is pending
 
 
 class DevelopmentConfig(Config):
@@ -127,7 +67,14 @@ class TestingConfig(Config):
     TESTING = True
 
 
-CONFIGS = {cls.ENV_NAME: cls for cls in (DevelopmentConfig, ProductionConfig, TestingConfig)}
+CONFIGS: dict[str, type[Config]] = {
+    cls.ENV_NAME: cls for cls in (DevelopmentConfig, ProductionConfig, TestingConfig)
+}
+
+
+def defaults() -> dict[str, Any]:
+    """Every declared setting at its declared default."""
+    return {setting.key: setting.default for setting in SETTINGS}
 
 
 def config_class(name: str | None = None) -> type[Config]:
@@ -139,65 +86,91 @@ def config_class(name: str | None = None) -> type[Config]:
         raise ConfigError(f"APP_ENV must be one of {', '.join(CONFIGS)}; got {name!r}") from None
 
 
-def load_config(app: Flask, config: str | type | Mapping | None = None) -> None:
-    """Layer every configuration source onto ``app.config`` (see module docstring)."""
+class _LayeredEnv(Env):
+    """environs' parsers, reading the merged layers (env names and keys) instead of os.environ."""
+
+    def __init__(self, values: Mapping[str, Any]):
+        super().__init__(eager=False)
+        self._layers = values
+        for name, field_class in CUSTOM_PARSERS.items():
+            self.add_parser_from_field(name, field_class)
+
+    def _get_value(self, env_key: str, default: Any) -> Any:
+        return self._layers.get(env_key, default)
+
+
+def parse(layers: Mapping[str, Any], environ: Mapping[str, str], overrides: Mapping[str, Any]) -> dict:
+    """Every declared setting, parsed by its type from the last layer that sets it.
+    Raises ConfigError naming every bad variable."""
+    sources: dict[str, tuple[str, Any]] = {}
+    for setting in SETTINGS:
+        source = (setting.key, layers.get(setting.key, setting.default))
+        if setting.key != "ENV_NAME":  # APP_ENV chose the config class already
+            source = next(
+                (
+                    (name, environ[name])
+                    for name in reversed(setting.env_names)
+                    if environ.get(name, "") != ""
+                    or (name in environ and setting.parser not in EMPTY_MEANS_DEFAULT)
+                ),
+                source,
+            )
+        if setting.key in overrides:
+            source = (setting.key, overrides[setting.key])
+        sources[setting.key] = source
+    env = _LayeredEnv(dict(sources.values()))
+    values = {
+        setting.key: getattr(env, setting.parser)(
+            sources[setting.key][0], validate=setting.validate, **setting.options
+        )
+        for setting in SETTINGS
+    }
+    try:
+        env.seal()
+    except EnvValidationError as err:
+        raw = dict(sources.values())
+        errors = err.error_messages if isinstance(err.error_messages, Mapping) else {}
+        problems = [
+            f"{name}={raw[name]!r}: {' '.join(map(str, messages))}" for name, messages in errors.items()
+        ]
+        raise ConfigError("invalid settings: " + "; ".join(problems)) from None
+    return values
+
+
+def load(config: str | type | Mapping | None = None, *, root_path: str | None = None) -> dict[str, Any]:
+    """The layered configuration (see module docstring), every declared setting parsed."""
     overrides: Mapping = {}
     if isinstance(config, Mapping):
         overrides = config
         config = overrides.get("ENV_NAME")
-    app.config.from_object(config if isinstance(config, type) else config_class(config))
-    app.config.from_envvar("APP_SETTINGS", silent=not os.environ.get("APP_SETTINGS"))
-    for env_name, key in ENV_OVERRIDES.items():
-        if env_name in os.environ:
-            app.config[key] = os.environ[env_name]
-    app.config.from_prefixed_env("APP")
-    app.config.update(overrides)
+    layers = flask.Config(root_path or os.getcwd(), defaults())
+    layers.from_object(config if isinstance(config, type) else config_class(config))
+    layers.from_envvar("APP_SETTINGS", silent=not os.environ.get("APP_SETTINGS"))
+    values = {**layers, **overrides, **parse(layers, os.environ, overrides)}
+    values["API_KEYS"] = api_keys(values)
+    return values
 
-    app.config["SQLALCHEMY_DATABASE_URI"] = database_uri(app)
-    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
-    try:
-        operations.normalize(app.config)
-    except ValueError as err:
-        raise ConfigError(str(err)) from None
+
+def load_config(app: flask.Flask, config: str | type | Mapping | None = None) -> None:
+    """Put the layered, parsed configuration on ``app.config`` and refuse unsafe production."""
+    app.config.update(load(config, root_path=app.root_path))
     check_production(app.config)
 
 
-def database_uri(app: Flask) -> str:
-    """The database URL, with SQLite in the instance folder as the default and
-    MySQL URLs forced onto PyMySQL with the 4-byte ``utf8mb4`` charset."""
-    uri = app.config.get("SQLALCHEMY_DATABASE_URI")
-    if not uri:
-        os.makedirs(app.instance_path, exist_ok=True)
-        return "sqlite:///" + os.path.join(app.instance_path, "wdapi.sqlite3")
-    url = make_url(uri)
-    if url.get_backend_name() == "mysql":
-        # utf8 is MySQL's 3-byte subset: emoji would be rejected or mangled.
-        url = url.set(drivername="mysql+pymysql").update_query_dict({"charset": "utf8mb4"})
-        return url.render_as_string(hide_password=False)
-    return uri
-
-
-def engine_options(config: Mapping) -> dict:
-    """SQLAlchemy engine options from the DB_POOL_* settings."""
-    options = {"pool_pre_ping": config["DB_POOL_PRE_PING"]}
-    url = make_url(config["SQLALCHEMY_DATABASE_URI"])
-    in_memory_sqlite = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
-    if not in_memory_sqlite:
-        options.update(
-            pool_size=int(config["DB_POOL_SIZE"]),
-            max_overflow=int(config["DB_MAX_OVERFLOW"]),
-            pool_timeout=float(config["DB_POOL_TIMEOUT"]),
-            pool_recycle=int(config["DB_POOL_RECYCLE"]),
-        )
-    if url.get_backend_name() == "mysql":
-        timeout = int(config["DB_READ_TIMEOUT"])
-        options["connect_args"] = {
-            "connect_timeout": int(config["DB_CONNECT_TIMEOUT"]),
-            "read_timeout": timeout,
-            "write_timeout": timeout,
-        }
-    options.update(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
-    return options
+def api_keys(values: Mapping[str, Any]) -> tuple[str, ...]:
+    """API_KEYS plus the keys of API_KEYS_FILE (one per line; blanks and ``#`` comments skipped)."""
+    keys = tuple(values["API_KEYS"])
+    path = values["API_KEYS_FILE"]
+    if path:
+        try:
+            with open(path, encoding="utf-8") as f:
+                lines = f.read().splitlines()
+        except OSError as err:
+            raise ConfigError(f"API_KEYS_FILE {path!r} cannot be read: {err.strerror}") from None
+        keys += tuple(s for s in (line.strip() for line in lines) if s and not s.startswith("#"))
+    if any(not k.isascii() or not k.isprintable() or " " in k for k in keys):
+        raise ConfigError("API keys must be printable ASCII without spaces")
+    return tuple(dict.fromkeys(keys))
 
 
 def check_production(config: Mapping) -> None:

@@ -1,51 +1,45 @@
-"""Shared fixtures.
+"""Shared fixtures (helpers live in ``tests/helpers``).
 
 Database tests run once per backend: SQLite always, MariaDB/MySQL when
 ``TEST_DATABASE_URL`` is set (the suite creates that database). A test whose
 server is unreachable skips with the reason, or fails when ``REQUIRE_SERVICES=1``.
+Each test tier is a directory and a marker of the same name (``-m e2e``).
 """
 
 from __future__ import annotations
 
 import os
-import socket
+from contextlib import ExitStack
+from pathlib import Path
 
 import pytest
-from flask_migrate import upgrade
-from sqlalchemy import create_engine, delete, text
-from sqlalchemy.engine import make_url
 
 from extensions import db
-from factory import create_app
-from tests.redis_support import cleanup_session_keys, redis_config
+from tests.helpers.apps import copy_sqlite, fresh_app, migrate, recreate_mysql
+from tests.helpers.env import app_env_names
+from tests.helpers.rabbit import Broker, require_broker
+from tests.helpers.redis_support import cleanup_session_keys
+from tests.helpers.require import need
 
-REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
-
-
-def need(reason: str):
-    """Skip with ``reason``, or fail when the CI demands every service."""
-    if REQUIRE_SERVICES:
-        pytest.fail(f"REQUIRE_SERVICES=1 but {reason}")
-    pytest.skip(reason)
+TIERS = ("unit", "services", "api", "e2e")
 
 
-def reachable(host: str, port: int, timeout: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
+def pytest_collection_modifyitems(items):
+    """Mark every test with its tier, taken from its directory."""
+    root = Path(__file__).parent
+    for item in items:
+        tier = item.path.relative_to(root).parts[0]
+        if tier in TIERS:
+            item.add_marker(tier)
 
 
-def test_config(url: str, **extra) -> dict:
-    # Each app gets its own Redis key prefix: cached records never leak between tests.
-    return {
-        "ENV_NAME": "test",
-        "SQLALCHEMY_DATABASE_URI": url,
-        "SQLALCHEMY_ECHO": False,
-        **redis_config(),
-        **extra,
-    }
+@pytest.fixture(scope="session", autouse=True)
+def _scrubbed_env():
+    """Clear every variable the app reads, for the whole session: the shell cannot change a result."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in app_env_names():
+            patch.delenv(name)
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -55,57 +49,30 @@ def _redis_test_keys():
     cleanup_session_keys()
 
 
-def _prepare_mysql(url: str) -> str:
-    """Create the test database from scratch so the migration runs on an empty schema."""
-    parsed = make_url(url)
-    if not reachable(parsed.host or "127.0.0.1", parsed.port or 3306):
-        need(f"MySQL at {parsed.host}:{parsed.port or 3306} (TEST_DATABASE_URL) is not reachable")
-    server = create_engine(parsed.set(database=""), isolation_level="AUTOCOMMIT")
-    with server.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS `{parsed.database}`"))
-        conn.execute(text(f"CREATE DATABASE `{parsed.database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
-    server.dispose()
-    return url
+@pytest.fixture(scope="session")
+def sqlite_template(_scrubbed_env, tmp_path_factory) -> Path:
+    """A SQLite file migrated once per session; tests get copies of it."""
+    path = tmp_path_factory.mktemp("template") / "migrated.sqlite3"
+    migrate(f"sqlite:///{path}")
+    return path
 
 
 @pytest.fixture(scope="session", params=["sqlite", "mysql"])
-def database_url(request, tmp_path_factory):
+def database_url(request, sqlite_template, tmp_path_factory):
     """A migrated, empty database per backend for the whole session."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
-    else:
-        url = os.environ.get("TEST_DATABASE_URL")
-        if not url:
-            need("TEST_DATABASE_URL is not set: MySQL backend not tested")
-        url = _prepare_mysql(url)
-    app = create_app(test_config(url))
-    with app.app_context():
-        upgrade()
-        db.engine.dispose()
-    return app.config["SQLALCHEMY_DATABASE_URI"]
-
-
-@pytest.fixture
-def sqlite_url(tmp_path):
-    """A migrated SQLite database for tests that do not depend on the backend."""
-    url = f"sqlite:///{tmp_path / 'one.sqlite3'}"
-    app = create_app(test_config(url))
-    with app.app_context():
-        upgrade()
-        db.engine.dispose()
+        return copy_sqlite(sqlite_template, tmp_path_factory.mktemp("db") / "test.sqlite3")
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        need("TEST_DATABASE_URL is not set: MySQL backend not tested")
+    migrate(recreate_mysql(url))
     return url
 
 
-def _make_app(url: str, config: dict | None = None):
-    app = create_app(test_config(url, **(config or {})))
-    yield app
-    # Per-test isolation: every row any test committed is removed.
-    with app.app_context():
-        for table in reversed(db.metadata.sorted_tables):
-            db.session.execute(delete(table))
-        db.session.commit()
-        db.session.remove()
-        db.engine.dispose()
+@pytest.fixture
+def sqlite_url(sqlite_template, tmp_path):
+    """A migrated SQLite database of the test's own, for tests that do not depend on the backend."""
+    return copy_sqlite(sqlite_template, tmp_path / "one.sqlite3")
 
 
 @pytest.fixture
@@ -117,18 +84,38 @@ def app_config():
 @pytest.fixture
 def app(database_url, app_config):
     """A fresh app per test on each backend."""
-    yield from _make_app(database_url, app_config)
+    with fresh_app(database_url, **app_config) as app:
+        yield app
 
 
 @pytest.fixture
 def sqlite_app(sqlite_url, app_config):
     """A fresh app on SQLite only, for tests about HTTP rather than storage."""
-    yield from _make_app(sqlite_url, app_config)
+    with fresh_app(sqlite_url, **app_config) as app:
+        yield app
+
+
+@pytest.fixture
+def make_app(sqlite_url):
+    """Build more apps in a test: ``make_app(url=None, **config)``, on the test's SQLite
+    database unless ``url`` is given. Each is cleaned up at teardown, also after a failure."""
+    with ExitStack() as stack:
+
+        def make(url: str | None = None, **config):
+            return stack.enter_context(fresh_app(url or sqlite_url, **config))
+
+        yield make
 
 
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def http(sqlite_app):
+    """The test client of ``sqlite_app``."""
+    return sqlite_app.test_client()
 
 
 @pytest.fixture
@@ -146,8 +133,6 @@ def backend(app) -> str:
 @pytest.fixture
 def broker():
     """A connection of the test's own to the real RabbitMQ, for declaring and reading queues."""
-    from tests.rabbit import Broker, require_broker
-
     require_broker()
     client = Broker()
     yield client

@@ -1,8 +1,31 @@
 """Schemas of the ``exceptions`` and ``demo`` namespaces."""
 
-from marshmallow import RAISE, Schema, fields
+from typing import Any
 
-_STR_LISTS = {"keys": fields.String(), "values": fields.List(fields.String())}
+from marshmallow import RAISE, Schema, fields
+from werkzeug.exceptions import default_exceptions
+
+_STR_LISTS: dict[str, Any] = {"keys": fields.String(), "values": fields.List(fields.String())}
+
+
+# Werkzeug's error classes, 4xx and 5xx: the codes abort() can raise.
+ABORT_CODES = sorted(code for code in default_exceptions if 400 <= code <= 599)
+
+
+class AbortPath(Schema):
+    code = fields.Integer(
+        metadata={"description": f"An HTTP error status Werkzeug knows: {', '.join(map(str, ABORT_CODES))}"}
+    )
+
+
+class UserPath(Schema):
+    user_id = fields.String(
+        metadata={"description": "Any path segment; the string converter passes it as a string"}
+    )
+
+
+class IndexPath(Schema):
+    index_id = fields.Integer(metadata={"description": "Exactly three digits (custom regex converter)"})
 
 
 class DivideQuery(Schema):

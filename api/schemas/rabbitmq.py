@@ -1,15 +1,20 @@
-"""RabbitMQ schemas, named by direction: QueueDeclare/MessagePublish/MessagesGet in, the rest out."""
+"""RabbitMQ schemas, named by direction: QueueDeclare/MessagePublish/MessagesGet in,
+QueuePath for the URL, the rest out."""
 
 from marshmallow import RAISE, Schema, fields
 from marshmallow.validate import Length, OneOf, Range
 
 from api.schemas.fields import StrictInteger, Text
-from services.rabbitmq import GET_MAX
+from services.rabbitmq import GET_MAX, QUEUE_NAME_RULE
 
 HEADER_NAME_MAX_LENGTH = 128  # AMQP field names are short strings
 HEADER_VALUE_MAX_LENGTH = 4096
 HEADERS_MAX = 64
 INT32_MAX = 2**31 - 1
+
+
+class QueuePath(Schema):
+    name = fields.String(metadata={"description": f"Queue name: {QUEUE_NAME_RULE}"})
 
 
 class QueueDeclare(Schema):

@@ -1,4 +1,4 @@
-"""Wdtest schemas, named by direction: Create/Update in, Out/Page out, Query for the list."""
+"""Wdtest schemas, named by direction: Create/Update in, Out/Page out, Query and Path for the URL."""
 
 from marshmallow import RAISE, Schema, fields
 from marshmallow.validate import Length, OneOf, Range
@@ -47,8 +47,15 @@ class WdtestCreate(Schema):
     )
 
 
-# PATCH: the same fields, each optional; absent fields keep their stored value.
-wdtest_update = WdtestCreate(partial=True)
+class WdtestUpdate(WdtestCreate):
+    """PATCH: the same fields, each optional; absent fields keep their stored value."""
+
+    def __init__(self, **kwargs):
+        super().__init__(partial=True, **kwargs)
+
+
+class WdtestPath(Schema):
+    wdtest_id = fields.String(metadata={"description": "The record id"})
 
 
 class WdtestOut(Schema):
@@ -131,6 +138,7 @@ class WdtestQuery(Schema):
 
 # Built once: schema instances are reused by every request.
 wdtest_create = WdtestCreate()
+wdtest_update = WdtestUpdate()
 wdtest_out = WdtestOut()
 wdtest_page = WdtestPage()
 wdtest_query = WdtestQuery()

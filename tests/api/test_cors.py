@@ -5,11 +5,6 @@ import pytest
 ORIGIN = "http://front.example"
 
 
-@pytest.fixture
-def http(sqlite_app):
-    return sqlite_app.test_client()
-
-
 def preflight(http, origin=ORIGIN):
     return http.options(
         "/api/v1/wdtests",

@@ -5,12 +5,7 @@ import io
 import pytest
 from flask import url_for
 
-from tests.ops_support import assert_problem
-
-
-@pytest.fixture
-def http(sqlite_app):
-    return sqlite_app.test_client()
+from tests.helpers.problems import assert_problem
 
 
 @pytest.mark.parametrize("method", ["get", "post"])

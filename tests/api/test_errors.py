@@ -2,7 +2,7 @@
 
 import logging
 
-from tests.api.test_wdtests_crud import assert_problem
+from tests.helpers.problems import assert_problem
 
 
 def test_unknown_url_is_404_problem(sqlite_app):

@@ -5,12 +5,7 @@ import logging
 import pytest
 from werkzeug.exceptions import default_exceptions
 
-from tests.ops_support import assert_problem
-
-
-@pytest.fixture
-def http(sqlite_app):
-    return sqlite_app.test_client()
+from tests.helpers.problems import assert_problem
 
 
 def test_divide(http):

@@ -8,8 +8,8 @@ import pytest
 
 from extensions import db
 from factory import create_app
-from tests.conftest import _make_app, need, reachable
-from tests.ops_support import dead_port, free_port
+from tests.helpers.ports import dead_port, free_port, reachable
+from tests.helpers.require import need, require_port
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
@@ -18,27 +18,20 @@ DEAD_REDIS = f"redis://127.0.0.1:{DEAD}/0"
 DEAD_AMQP = f"amqp://guest:guest@127.0.0.1:{DEAD}/%2F"
 
 
-@pytest.fixture
-def http(app):
-    return app.test_client()
-
-
 def services_up():
-    if not reachable("127.0.0.1", 6379):
-        need("Redis at 127.0.0.1:6379 is not reachable")
-    if not reachable("127.0.0.1", 5672):
-        need("RabbitMQ at 127.0.0.1:5672 is not reachable")
+    require_port("127.0.0.1", 6379, "Redis")
+    require_port("127.0.0.1", 5672, "RabbitMQ")
 
 
-def test_healthz(http):
-    response = http.get("/healthz")
+def test_healthz(client):
+    response = client.get("/healthz")
     assert response.status_code == 200 and response.get_json() == {"status": "ok"}
 
 
 @pytest.mark.parametrize("app_config", [{"REDIS_URL": REDIS_URL, "AMQP_URL": AMQP_URL}])
-def test_ready_with_every_service_up(http):
+def test_ready_with_every_service_up(client):
     services_up()
-    response = http.get("/readyz")
+    response = client.get("/readyz")
     assert response.status_code == 200
     assert response.get_json() == {
         "status": "ready",
@@ -51,9 +44,9 @@ def test_ready_with_every_service_up(http):
 
 
 @pytest.mark.parametrize("app_config", [{"REDIS_URL": DEAD_REDIS, "AMQP_URL": DEAD_AMQP}])
-def test_optional_dependencies_down_still_ready(http):
+def test_optional_dependencies_down_still_ready(client):
     started = time.monotonic()
-    response = http.get("/readyz")
+    response = client.get("/readyz")
     assert time.monotonic() - started < 10  # generous: each probe has a 2 s timeout
     assert response.status_code == 200
     body = response.get_json()
@@ -64,9 +57,9 @@ def test_optional_dependencies_down_still_ready(http):
     "app_config",
     [{"REDIS_URL": DEAD_REDIS, "AMQP_URL": AMQP_URL, "READY_REQUIRES": "database,redis,rabbitmq"}],
 )
-def test_required_redis_down_is_503(http):
+def test_required_redis_down_is_503(client):
     services_up()
-    response = http.get("/readyz")
+    response = client.get("/readyz")
     assert response.status_code == 503
     body = response.get_json()
     assert body["status"] == "unavailable" and body["redis"] == "down" and body["rabbitmq"] == "ok"
@@ -76,9 +69,9 @@ def test_required_redis_down_is_503(http):
 @pytest.mark.parametrize(
     "app_config", [{"REDIS_URL": REDIS_URL, "AMQP_URL": DEAD_AMQP, "READY_REQUIRES": "rabbitmq"}]
 )
-def test_required_rabbitmq_down_is_503(http):
+def test_required_rabbitmq_down_is_503(client):
     services_up()
-    response = http.get("/readyz")
+    response = client.get("/readyz")
     assert response.status_code == 503 and response.get_json()["rabbitmq"] == "down"
 
 
@@ -100,21 +93,16 @@ def redis_with_password(tmp_path):
         server.wait(timeout=5)
 
 
-def test_readiness_uses_redis_password(sqlite_url, redis_with_password):
+def test_readiness_uses_redis_password(make_app, redis_with_password):
     # REDIS_PASSWORD applies to the probe as to the app's pool (the URL carries none).
     config = {"REDIS_URL": redis_with_password, "REDIS_PASSWORD": "pw-ready", "READY_REQUIRES": "redis"}
-    apps = _make_app(sqlite_url, config)
-    app = next(apps)
-    response = app.test_client().get("/readyz")
+    response = make_app(**config).test_client().get("/readyz")
     assert response.status_code == 200 and response.get_json()["redis"] == "ok"
-    next(apps, None)
 
 
-def test_disabled_dependencies_are_reported_and_answer_503(sqlite_url):
+def test_disabled_dependencies_are_reported_and_answer_503(make_app):
     """REDIS_URL empty, and AMQP_URL and RABBIT_HOST empty: the app runs without them."""
-    apps = _make_app(sqlite_url, {"REDIS_URL": "", "AMQP_URL": "", "RABBIT_HOST": ""})
-    app = next(apps)
-    client = app.test_client()
+    client = make_app(REDIS_URL="", AMQP_URL="", RABBIT_HOST="").test_client()
     body = client.get("/readyz").get_json()
     assert (body["database"], body["redis"], body["rabbitmq"]) == ("ok", "disabled", "disabled")
     # Records work without the cache and with events left in the outbox.
@@ -125,7 +113,6 @@ def test_disabled_dependencies_are_reported_and_answer_503(sqlite_url):
     for response in (client.get("/api/v1/redis/ping"), client.get("/api/v1/rabbitmq/queues/q")):
         assert response.status_code == 503
         assert "disabled" in response.get_json()["detail"]
-    next(apps, None)
 
 
 def test_database_down_is_503():
@@ -141,6 +128,6 @@ def test_database_down_is_503():
 
 
 @pytest.mark.parametrize("app_config", [{"API_KEYS": "k" * 16, "API_READ_AUTH": True}])
-def test_probes_need_no_key(http):
-    assert http.get("/healthz").status_code == 200
-    assert http.get("/readyz").status_code in (200, 503)
+def test_probes_need_no_key(client):
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").status_code in (200, 503)

@@ -5,9 +5,8 @@ import time
 import pytest
 
 from extensions import amqp
-from tests.api.test_wdtests_crud import assert_problem
-from tests.conftest import _make_app
-from tests.rabbit import dead_url, unique
+from tests.helpers.problems import assert_problem
+from tests.helpers.rabbit import dead_url, unique
 
 URL = "/api/v1/rabbitmq/queues"
 
@@ -148,9 +147,8 @@ def test_publish_and_get_on_a_missing_queue_are_404(rclient):
     assert_problem(rclient.post(f"{URL}/{name}/messages/get"), 404)
 
 
-def test_broker_down_answers_503_promptly_on_every_endpoint(sqlite_url):
-    apps = _make_app(sqlite_url, {"AMQP_URL": dead_url()})
-    client = next(apps).test_client()
+def test_broker_down_answers_503_promptly_on_every_endpoint(make_app):
+    client = make_app(AMQP_URL=dead_url()).test_client()
     name = unique()
     calls = (
         lambda: client.put(f"{URL}/{name}"),
@@ -164,7 +162,6 @@ def test_broker_down_answers_503_promptly_on_every_endpoint(sqlite_url):
         problem = assert_problem(call(), 503)
         assert time.monotonic() - started < 2
         assert "broker" in problem["detail"]
-    next(apps, None)
 
 
 def test_the_spec_documents_the_namespace(sqlite_app):

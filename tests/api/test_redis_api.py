@@ -4,18 +4,15 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.api.test_wdtests_crud import assert_problem
-from tests.conftest import need, reachable
-from tests.redis_support import TEST_REDIS_URL
+from tests.helpers.problems import assert_problem
+from tests.helpers.redis_support import require_test_redis
 
 KEYS = "/api/v1/redis/keys"
 
 
 @pytest.fixture
 def redis_client(sqlite_app):
-    port = int(TEST_REDIS_URL.rsplit(":", 1)[1].split("/")[0])
-    if not reachable("127.0.0.1", port):
-        need(f"Redis at {TEST_REDIS_URL} (TEST_REDIS_URL) is not reachable")
+    require_test_redis()
     return sqlite_app.test_client()
 
 

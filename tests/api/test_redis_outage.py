@@ -9,12 +9,10 @@ import time
 import pytest
 import redis
 
-from extensions import db
-from factory import create_app
-from tests import conftest
-from tests.api.test_wdtests_crud import assert_problem
-from tests.conftest import need
-from tests.redis_support import RedisServer, free_port
+from tests.helpers.ports import free_port
+from tests.helpers.problems import assert_problem
+from tests.helpers.redis_support import RedisServer
+from tests.helpers.require import need
 
 PROMPT = 1.0  # seconds: the bound for an answer during an outage
 REDIS_CALLS = [
@@ -23,21 +21,6 @@ REDIS_CALLS = [
     ("get", "/api/v1/redis/keys/k", {}),
     ("delete", "/api/v1/redis/keys/k", {}),
 ]
-
-
-@pytest.fixture
-def make_app(sqlite_url):
-    apps = []
-
-    def make(**config):
-        app = create_app(conftest.test_config(sqlite_url, **config))
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        with app.app_context():
-            db.engine.dispose()
 
 
 @pytest.fixture
@@ -97,11 +80,11 @@ def test_hung_redis_gives_prompt_503s_and_records_still_work(make_app, hung_port
 def test_outage_warnings_are_rate_limited(make_app, caplog):
     client = make_app(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0", REDIS_RETRY_INTERVAL=0).test_client()
     client.post("/api/v1/wdtests", json={"id": "w", "name": "a"})
-    with caplog.at_level(logging.WARNING, logger="redis_ext"):
+    with caplog.at_level(logging.WARNING, logger="extensions.redis_store"):
         for _ in range(20):
             assert client.get("/api/v1/wdtests/w").status_code == 200
         client.get("/api/v1/redis/ping")
-    warnings = [r for r in caplog.records if r.name == "redis_ext"]
+    warnings = [r for r in caplog.records if r.name == "extensions.redis_store"]
     assert len(warnings) <= 1, [r.getMessage() for r in warnings]
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from factory import create_app
 from settings import ConfigError
-from tests.ops_support import assert_problem
+from tests.helpers.problems import assert_problem
 
 KEYS = ("key-one-0123456789", "key-two-abcdefghij")
 
@@ -14,11 +14,6 @@ KEYS = ("key-one-0123456789", "key-two-abcdefghij")
 @pytest.fixture
 def app_config():
     return {"API_KEYS": ",".join(KEYS)}
-
-
-@pytest.fixture
-def http(sqlite_app):
-    return sqlite_app.test_client()
 
 
 # --- request id ---------------------------------------------------------------

@@ -9,7 +9,8 @@ from sqlalchemy import and_, not_, select
 
 from extensions import db
 from models import Wdtest
-from tests.api.test_wdtests_crud import URL
+from tests.helpers.builders import WDTESTS_URL as URL
+from tests.helpers.builders import post_wdtests
 
 ROWS = [
     ("97124f50-0208-11ea-a66c-04ea56212bdf", "wade", 20),
@@ -25,8 +26,7 @@ ROWS = [
 
 @pytest.fixture
 def tutorial(app, client):
-    for id_, name, age in ROWS:
-        assert client.post(URL, json={"id": id_, "name": name, "age": age}).status_code == 201
+    post_wdtests(client, ROWS)
     with app.app_context():
         yield client
 

@@ -4,25 +4,9 @@ import io
 
 import pytest
 
-URL = "/api/v1/wdtests"
-PROBLEM = "application/problem+json"
-
-
-def create(client, **body):
-    response = client.post(URL, json=body)
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
-
-
-def assert_problem(response, status, *fields):
-    assert response.status_code == status
-    assert response.mimetype == PROBLEM
-    body = response.get_json()
-    assert {"type", "title", "status", "detail", "instance"} <= body.keys()
-    assert body["status"] == status
-    for field in fields:
-        assert field in body["errors"], body
-    return body
+from tests.helpers.builders import WDTESTS_URL as URL
+from tests.helpers.builders import post_wdtest as create
+from tests.helpers.problems import assert_problem
 
 
 def test_create_returns_201_record_and_location(client):
@@ -231,11 +215,7 @@ def test_duplicate_keys_in_a_body_are_400(client):
     assert client.get(URL).get_json()["total"] == 0
 
 
-def test_json_is_compact_in_development_too(sqlite_url):
-    from tests.conftest import _make_app
-
-    apps = _make_app(sqlite_url, {"DEBUG": True})
-    client = next(apps).test_client()
+def test_json_is_compact_in_development_too(make_app):
+    client = make_app(DEBUG=True).test_client()
     assert client.post(URL, json={"id": "c", "name": "x"}).data.startswith(b'{"id":"c","name":"x"')
     assert client.get(f"{URL}/nope").data.startswith(b'{"type":"about:blank","title":"Not Found"')
-    next(apps, None)

@@ -4,25 +4,14 @@ import re
 
 import pytest
 
-from tests.api.test_wdtests_crud import URL, assert_problem
-
-PEOPLE = [
-    ("1", "wade", 20),
-    ("2", "wang", 20),
-    ("3", "jack", 30),
-    ("4", "rose", None),
-    ("5", "wag", 25),
-    ("6", "50%_off", 40),
-    ("7", "50 percent", 41),
-    ("8", "back\\slash", 42),
-    ("9", "Wade", 20),
-]
+from tests.helpers.builders import PEOPLE, post_wdtests
+from tests.helpers.builders import WDTESTS_URL as URL
+from tests.helpers.problems import assert_problem
 
 
 @pytest.fixture
 def people(client):
-    for id_, name, age in PEOPLE:
-        assert client.post(URL, json={"id": id_, "name": name, "age": age}).status_code == 201
+    post_wdtests(client, PEOPLE)
     return client
 
 
@@ -35,31 +24,16 @@ def links(response) -> dict[str, str]:
     return {rel: url for url, rel in re.findall(r'<([^>]+)>; rel="(\w+)"', response.headers["Link"])}
 
 
+# Each filter and sort rule is tested on the service (tests/services/test_wdtests_service.py);
+# these prove query strings reach it intact: decoding, lists, escapes, several filters at once.
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
-        ("id=3", ["3"]),
         ("id__in=1,3,404", ["1", "3"]),
-        ("name=wade", ["1"]),  # case-sensitive on every backend
         ("name__ne=wade&age=20", ["2", "9"]),
-        ("name__startswith=wa", ["1", "2", "5"]),
-        ("name__endswith=g", ["2", "5"]),
-        ("name__contains=an", ["2"]),
-        ("name__like=w_g", ["5"]),
-        ("name__like=%25a%25", ["1", "2", "3", "5", "8", "9"]),
         ("name__like=50\\%25%25", ["6"]),  # the client's own escape: a literal %
         ("name__contains=%25_", ["6"]),  # % and _ are literal in contains
-        ("name__startswith=50%25", ["6"]),
-        ("name__endswith=_off", ["6"]),
-        ("name__contains=_", ["6"]),
         ("name__contains=\\", ["8"]),
-        ("name__startswith=back\\s", ["8"]),
-        ("age=20", ["1", "2", "9"]),
-        ("age__ne=20", ["3", "5", "6", "7", "8"]),  # null ages never match a comparison
-        ("age__gt=30", ["6", "7", "8"]),
-        ("age__gte=30", ["3", "6", "7", "8"]),
-        ("age__lt=25", ["1", "2", "9"]),
-        ("age__lte=25", ["1", "2", "5", "9"]),
         ("age__in=25,30", ["3", "5"]),
         ("age__gte=20&age__lte=25&name__startswith=wa", ["1", "2", "5"]),
     ],
@@ -72,10 +46,7 @@ def test_filters(people, query, expected):
     ("sort", "expected"),
     [
         ("", ["1", "2", "3", "4", "5", "6", "7", "8", "9"]),
-        ("-id", ["9", "8", "7", "6", "5", "4", "3", "2", "1"]),
-        ("age", ["4", "1", "2", "9", "5", "3", "6", "7", "8"]),  # nulls first, ties by id
         ("age,-id", ["4", "9", "2", "1", "5", "3", "6", "7", "8"]),
-        ("-age,name", ["8", "7", "6", "3", "5", "9", "1", "2", "4"]),
     ],
 )
 def test_sort(people, sort, expected):

@@ -5,14 +5,12 @@ import pytest
 from extensions import redis_store
 from services import keyvalue
 from services.errors import InvalidInput, NotFound, PayloadTooLarge
-from tests.conftest import need, reachable
-from tests.redis_support import TEST_REDIS_URL
+from tests.helpers.redis_support import require_test_redis
 
 
 @pytest.fixture
 def kv(sqlite_app):
-    if not reachable("127.0.0.1", int(TEST_REDIS_URL.rsplit(":", 1)[1].split("/")[0])):
-        need(f"Redis at {TEST_REDIS_URL} (TEST_REDIS_URL) is not reachable")
+    require_test_redis()
     with sqlite_app.app_context():
         yield redis_store.state
 

@@ -2,7 +2,6 @@
 
 import json
 import threading
-from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import select
@@ -13,8 +12,8 @@ from extensions import amqp, db
 from models import OutboxEvent
 from services import outbox, wdtests
 from services.errors import Conflict, Unavailable
-from tests.conftest import _make_app
-from tests.rabbit import dead_url, silent_url, unique
+from tests.helpers.apps import fresh_app
+from tests.helpers.rabbit import dead_url, silent_url, unique
 
 
 @pytest.fixture
@@ -25,16 +24,6 @@ def exchange():
 @pytest.fixture
 def app_config(exchange):
     return {"WDTEST_EVENTS_EXCHANGE": exchange}
-
-
-@contextmanager
-def temp_app(url: str, **config):
-    """Another app on the same database, cleaned up like the ``app`` fixture."""
-    apps = _make_app(url, config)
-    try:
-        yield next(apps)
-    finally:
-        next(apps, None)
 
 
 @pytest.fixture
@@ -79,7 +68,7 @@ def test_a_failed_write_adds_no_event(ctx):
 
 
 def test_writes_succeed_with_the_broker_down(database_url):
-    with temp_app(database_url, AMQP_URL=dead_url()) as app:
+    with fresh_app(database_url, AMQP_URL=dead_url()) as app:
         client = app.test_client()
         assert client.post("/api/v1/wdtests", json={"id": "down", "name": "x"}).status_code == 201
         assert client.patch("/api/v1/wdtests/down", json={"age": 3}).status_code == 200
@@ -106,13 +95,13 @@ def test_relay_publishes_the_three_events_in_order(ctx, broker, exchange):
 
 def test_events_written_while_the_relay_is_down_arrive_exactly_once(database_url, broker, exchange):
     queue = broker.bind_events(exchange)
-    with temp_app(database_url, AMQP_URL=dead_url(), WDTEST_EVENTS_EXCHANGE=exchange) as down:
+    with fresh_app(database_url, AMQP_URL=dead_url(), WDTEST_EVENTS_EXCHANGE=exchange) as down:
         with down.app_context():
             for i in range(5):
                 write_three(f"r{i}")
             with pytest.raises(Unavailable):
                 outbox.relay()
-        with temp_app(database_url, WDTEST_EVENTS_EXCHANGE=exchange) as up:
+        with fresh_app(database_url, WDTEST_EVENTS_EXCHANGE=exchange) as up:
             relay_and_check(up, broker, queue)
 
 
@@ -131,7 +120,7 @@ def relay_and_check(up, broker, queue):
 
 
 def test_relay_command_fails_when_the_broker_is_down(database_url):
-    with temp_app(database_url, AMQP_URL=dead_url()) as app:
+    with fresh_app(database_url, AMQP_URL=dead_url()) as app:
         with app.app_context():
             wdtests.create(data={"name": "x"})
         result = app.test_cli_runner().invoke(args=["outbox", "relay", "--once"])
@@ -142,7 +131,7 @@ def test_relay_command_fails_when_the_broker_is_down(database_url):
 
 
 def test_relay_command_fails_cleanly_when_the_broker_never_answers(database_url):
-    with silent_url() as url, temp_app(database_url, AMQP_URL=url) as app:
+    with silent_url() as url, fresh_app(database_url, AMQP_URL=url) as app:
         with app.app_context():
             wdtests.create(data={"name": "x"})
         result = app.test_cli_runner().invoke(args=["outbox", "relay", "--once"])

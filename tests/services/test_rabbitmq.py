@@ -2,6 +2,7 @@
 
 import os
 import time
+from contextlib import contextmanager
 
 import pika
 import pytest
@@ -9,8 +10,7 @@ import pytest
 from extensions import amqp
 from services import rabbitmq
 from services.errors import Conflict, InvalidInput, NotFound, Unavailable
-from tests.conftest import _make_app
-from tests.rabbit import Proxy, dead_url, require_broker, silent_url, unique
+from tests.helpers.rabbit import Proxy, dead_url, require_broker, silent_url, unique
 
 
 @pytest.fixture
@@ -28,25 +28,28 @@ def proxy():
     proxy.stop()
 
 
-def app_with_broker_at(sqlite_url, url):
-    apps = _make_app(sqlite_url, {"AMQP_URL": url})
-    app = next(apps)
+@contextmanager
+def app_with_broker_at(make_app, url):
+    app = make_app(AMQP_URL=url)
     with app.app_context():
-        yield app
-        amqp.close()
-    next(apps, None)
+        try:
+            yield app
+        finally:
+            amqp.close()
 
 
 @pytest.fixture
-def proxied(sqlite_url, proxy, broker):
+def proxied(make_app, proxy, broker):
     """An app whose broker connections go through ``proxy``."""
-    yield from app_with_broker_at(sqlite_url, proxy.url)
+    with app_with_broker_at(make_app, proxy.url) as app:
+        yield app
 
 
 @pytest.fixture
-def dead(sqlite_url):
+def dead(make_app):
     """An app whose broker is a loopback port nothing listens on."""
-    yield from app_with_broker_at(sqlite_url, dead_url())
+    with app_with_broker_at(make_app, dead_url()) as app:
+        yield app
 
 
 def test_create_declares_a_durable_queue_once(ctx, broker):
@@ -172,10 +175,10 @@ def test_broker_down_is_unavailable_promptly(dead):
     assert time.monotonic() - started < 2
 
 
-def test_a_broker_that_never_answers_the_handshake_is_unavailable_promptly(sqlite_url):
+def test_a_broker_that_never_answers_the_handshake_is_unavailable_promptly(make_app):
     # pika reports a handshake timeout as a connector error, not an AMQPError.
     with silent_url() as url:
-        for _app in app_with_broker_at(sqlite_url, url):
+        with app_with_broker_at(make_app, url):
             started = time.monotonic()
             with pytest.raises(Unavailable):
                 rabbitmq.get(name="queuetest2")

@@ -7,16 +7,16 @@ import threading
 import pytest
 
 from extensions import db, redis_store
-from factory import create_app
 from services import cache, wdtests
 from services.errors import NotFound
-from tests import conftest
-from tests.conftest import need, reachable
-from tests.redis_support import TEST_REDIS_URL
+from tests.helpers.redis_support import require_test_redis
 
 
 def render(record) -> bytes:
     return json.dumps({"id": record.id, "name": record.name, "age": record.age}).encode()
+
+
+render.version = "r1"  # the format's version, as api.rendered.JSONRenderer carries it
 
 
 def read(wdtest_id: str):
@@ -25,7 +25,7 @@ def read(wdtest_id: str):
 
 
 def entry_key(wdtest_id: str) -> str:
-    return cache._keys(redis_store.state, wdtests.CACHE_KIND, wdtest_id)[0]
+    return cache._keys(wdtests.CACHE_KIND, wdtest_id)[0]
 
 
 @pytest.fixture
@@ -35,9 +35,7 @@ def app_config(request):
 
 @pytest.fixture
 def ctx(app_ctx):
-    port = int(TEST_REDIS_URL.rsplit(":", 1)[1].split("/")[0])
-    if not reachable("127.0.0.1", port):
-        need(f"Redis at {TEST_REDIS_URL} (TEST_REDIS_URL) is not reachable")
+    require_test_redis()
     return app_ctx
 
 
@@ -75,12 +73,12 @@ def test_cache_ttl_zero_turns_the_cache_off(ctx):
     assert redis_store.client.exists(entry_key("off")) == 0
 
 
-def test_slow_reader_cannot_put_back_a_row_older_than_a_finished_write(ctx, database_url):
+def test_slow_reader_cannot_put_back_a_row_older_than_a_finished_write(ctx, database_url, make_app):
     """Reader (instance B) reads the old row, then stalls; the writer (instance A)
     commits and invalidates; the reader resumes and tries to fill the cache."""
     wdtests.create(data={"id": "r", "name": "old", "age": 1})
     # A second app instance sharing the database and the Redis namespace.
-    other = create_app(conftest.test_config(database_url, REDIS_KEY_PREFIX=ctx.config["REDIS_KEY_PREFIX"]))
+    other = make_app(database_url, REDIS_KEY_PREFIX=ctx.config["REDIS_KEY_PREFIX"])
     loaded, resume, result = threading.Event(), threading.Event(), {}
 
     def stalled_render(record):
@@ -88,6 +86,8 @@ def test_slow_reader_cannot_put_back_a_row_older_than_a_finished_write(ctx, data
         loaded.set()
         assert resume.wait(10)
         return body
+
+    stalled_render.version = render.version
 
     def reader():
         with other.app_context():
@@ -123,6 +123,9 @@ def dump_page(page) -> dict:
     return {"names": [r.name for r in page.items], "total": page.total}
 
 
+dump_page.version = "p1"
+
+
 def read_page(**query):
     return wdtests.get_all_cached(dump=dump_page, **query)
 
@@ -155,9 +158,9 @@ def test_any_write_makes_every_cached_page_stale(ctx, write, expected):
     assert read_page()[1] is True
 
 
-def test_slow_list_reader_cannot_put_back_a_page_older_than_a_finished_write(ctx, database_url):
+def test_slow_list_reader_cannot_put_back_a_page_older_than_a_finished_write(ctx, database_url, make_app):
     wdtests.create(data={"id": "r", "name": "old"})
-    other = create_app(conftest.test_config(database_url, REDIS_KEY_PREFIX=ctx.config["REDIS_KEY_PREFIX"]))
+    other = make_app(database_url, REDIS_KEY_PREFIX=ctx.config["REDIS_KEY_PREFIX"])
     loaded, resume, result = threading.Event(), threading.Event(), {}
 
     def stalled_dump(page):
@@ -165,6 +168,8 @@ def test_slow_list_reader_cannot_put_back_a_page_older_than_a_finished_write(ctx
         loaded.set()
         assert resume.wait(10)
         return body
+
+    stalled_dump.version = dump_page.version
 
     def reader():
         with other.app_context():
@@ -185,3 +190,16 @@ def test_slow_list_reader_cannot_put_back_a_page_older_than_a_finished_write(ctx
     assert result["read"] == ({"names": ["old"], "total": 1}, False)
     assert read_page() == ({"names": ["new"], "total": 1}, False), "the stale page was served"
     assert read_page()[1] is True
+
+
+def test_an_entry_of_another_format_is_a_miss_and_replaced(ctx):
+    wdtests.create(data={"id": "v", "name": "wade"})
+    assert read("v")[1] is False and read("v")[1] is True
+
+    def render_v2(record) -> bytes:
+        return b'{"v2":true}'
+
+    render_v2.version = "r2"
+    assert wdtests.get_rendered(wdtest_id="v", render=render_v2) == (b'{"v2":true}', False)
+    assert wdtests.get_rendered(wdtest_id="v", render=render_v2) == (b'{"v2":true}', True)
+    assert read("v")[1] is False  # and back: never the other format's body

@@ -4,6 +4,7 @@ import pytest
 
 from services import wdtests
 from services.errors import Conflict, InvalidInput, NotFound
+from tests.helpers.builders import PEOPLE, add_wdtests
 
 
 @pytest.fixture
@@ -69,3 +70,59 @@ def test_get_all_sort_and_pages(rows):
     page = wdtests.get_all(sort=["-age"], page=2, per_page=2)
     assert [r.id for r in page.items] == ["a", "c"]  # nulls last when descending
     assert (page.total, page.pages) == (4, 2)
+
+
+@pytest.fixture
+def people(app_ctx):
+    add_wdtests(PEOPLE)
+
+
+def ids(page) -> list[str]:
+    return [record.id for record in page.items]
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"id": "3"}, ["3"]),
+        ({"id__in": ["1", "3", "404"]}, ["1", "3"]),
+        ({"name": "wade"}, ["1"]),  # case-sensitive on every backend
+        ({"name__ne": "wade", "age": 20}, ["2", "9"]),
+        ({"name__startswith": "wa"}, ["1", "2", "5"]),
+        ({"name__endswith": "g"}, ["2", "5"]),
+        ({"name__contains": "an"}, ["2"]),
+        ({"name__like": "w_g"}, ["5"]),
+        ({"name__like": "%a%"}, ["1", "2", "3", "5", "8", "9"]),
+        ({"name__like": "50\\%%"}, ["6"]),  # the caller's own escape: a literal %
+        ({"name__contains": "%_"}, ["6"]),  # % and _ are literal in contains
+        ({"name__startswith": "50%"}, ["6"]),
+        ({"name__endswith": "_off"}, ["6"]),
+        ({"name__contains": "_"}, ["6"]),
+        ({"name__contains": "\\"}, ["8"]),
+        ({"name__startswith": "back\\s"}, ["8"]),
+        ({"age": 20}, ["1", "2", "9"]),
+        ({"age__ne": 20}, ["3", "5", "6", "7", "8"]),  # null ages never match a comparison
+        ({"age__gt": 30}, ["6", "7", "8"]),
+        ({"age__gte": 30}, ["3", "6", "7", "8"]),
+        ({"age__lt": 25}, ["1", "2", "9"]),
+        ({"age__lte": 25}, ["1", "2", "5", "9"]),
+        ({"age__in": [25, 30]}, ["3", "5"]),
+        ({"age__gte": 20, "age__lte": 25, "name__startswith": "wa"}, ["1", "2", "5"]),
+    ],
+)
+def test_get_all_filter_rules(people, filters, expected):
+    assert ids(wdtests.get_all(filters=filters)) == expected
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        ((), ["1", "2", "3", "4", "5", "6", "7", "8", "9"]),
+        (["-id"], ["9", "8", "7", "6", "5", "4", "3", "2", "1"]),
+        (["age"], ["4", "1", "2", "9", "5", "3", "6", "7", "8"]),  # nulls first, ties by id
+        (["age", "-id"], ["4", "9", "2", "1", "5", "3", "6", "7", "8"]),
+        (["-age", "name"], ["8", "7", "6", "3", "5", "9", "1", "2", "4"]),
+    ],
+)
+def test_get_all_sort_rules(people, sort, expected):
+    assert ids(wdtests.get_all(sort=sort)) == expected

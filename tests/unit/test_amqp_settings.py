@@ -2,12 +2,12 @@
 
 import pytest
 
-from amqp_ext import amqp_url, connection_parameters
+from extensions.amqp import amqp_url, connection_parameters
 from services.errors import InvalidInput
 from services.rabbitmq import check_name
-from settings import Config
+from settings import defaults
 
-BASE = {k: getattr(Config, k) for k in dir(Config) if k.isupper()}
+BASE = defaults()
 
 
 def test_default_url_is_local_guest():
@@ -36,27 +36,10 @@ def test_amqp_url_wins_over_rabbit_settings():
 def test_parameters_carry_heartbeat_and_timeouts_from_settings():
     config = {**BASE, "AMQP_URL": "amqp://guest:guest@127.0.0.1/%2F?heartbeat=5&socket_timeout=30"}
     params = connection_parameters(config)
-    assert params.heartbeat == Config.AMQP_HEARTBEAT
-    assert params.socket_timeout == params.stack_timeout == Config.AMQP_CONNECT_TIMEOUT < 2
-    assert params.blocked_connection_timeout == Config.AMQP_BLOCKED_TIMEOUT
+    assert params.heartbeat == BASE["AMQP_HEARTBEAT"]
+    assert params.socket_timeout == params.stack_timeout == BASE["AMQP_CONNECT_TIMEOUT"] < 2
+    assert params.blocked_connection_timeout == BASE["AMQP_BLOCKED_TIMEOUT"]
     assert params.connection_attempts == 1
-
-
-def test_plain_env_vars_reach_the_app_config(monkeypatch):
-    from factory import create_app
-
-    monkeypatch.setenv("RABBIT_HOST", "broker.local")
-    monkeypatch.setenv("RABBIT_PORT", "5600")
-    monkeypatch.setenv("WDTEST_EVENTS_EXCHANGE", "custom.events")
-    app = create_app({"ENV_NAME": "test", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
-    assert app.config["AMQP_URL"] == "amqp://guest:guest@broker.local:5600/%2F"
-    assert app.config["WDTEST_EVENTS_EXCHANGE"] == "custom.events"
-    monkeypatch.setenv("AMQP_URL", "amqp://a:b@127.0.0.1:1/%2F")
-    assert (
-        create_app({"ENV_NAME": "test", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
-        .config["AMQP_URL"]
-        .endswith(":1/%2F")
-    )
 
 
 @pytest.mark.parametrize("name", ["queuetest2", "a", "A.b_c-d:e", "x" * 200, "amq"])

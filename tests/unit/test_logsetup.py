@@ -7,13 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from logsetup import RequestIdFilter, make_handler
+from settings.logs import RequestIdFilter, make_handler
 
 ROOT = Path(__file__).resolve().parents[2]
 LINE = re.compile(
-    r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO rotation-test-(\d) \[-\] ops_support\.py:\d+ "
+    r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO rotation-test-(\d) \[-\] logs\.py:\d+ "
     r"writer=\1 seq=(\d{5}) x{80} end"
 )
 
@@ -64,7 +62,7 @@ def test_rotation_across_processes_loses_and_corrupts_nothing(tmp_path):
     log_file = tmp_path / "app.log"
     writers, count = 4, 1500
     code = (
-        "import sys; from tests.ops_support import write_log_lines; "
+        "import sys; from tests.helpers.logs import write_log_lines; "
         "write_log_lines(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), 64 * 1024, 200)"
     )
     procs = [
@@ -85,30 +83,3 @@ def test_rotation_across_processes_loses_and_corrupts_nothing(tmp_path):
             assert key not in seen, f"duplicated line {key}"
             seen.add(key)
     assert seen == {(w, s) for w in range(writers) for s in range(count)}
-
-
-@pytest.mark.parametrize("log_format", ["text", "json"])
-def test_configure_logging_replaces_its_handlers(log_format):
-    from factory import create_app
-
-    before = [h for h in logging.getLogger().handlers if getattr(h, "_wdapi", False)]
-    app = create_app({"ENV_NAME": "test", "SQLALCHEMY_DATABASE_URI": "sqlite://", "LOG_FORMAT": log_format})
-    create_app(app.config.copy())
-    ours = [h for h in logging.getLogger().handlers if getattr(h, "_wdapi", False)]
-    assert len(ours) == 1 and ours[0] not in before
-
-
-def test_app_json_log_lines_carry_the_request_id(tmp_path, capsys):
-    from factory import create_app
-
-    log_file = tmp_path / "wdapi.log"
-    config = {"ENV_NAME": "test", "SQLALCHEMY_DATABASE_URI": "sqlite://", "LOG_FORMAT": "json"}
-    app = create_app({**config, "LOG_FILE": str(log_file)})
-    app.test_client().get("/api/v1/exceptions/crash", headers={"X-Request-ID": "json-rid-1"})
-    stderr_lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
-    file_lines = [json.loads(line) for line in log_file.read_text().splitlines()]
-    for lines in (stderr_lines, file_lines):
-        crash = next(entry for entry in lines if entry["message"].startswith("unhandled exception"))
-        assert crash["request_id"] == "json-rid-1" and crash["level"] == "ERROR"
-        assert "demo crash" in crash["exc_info"]
-    create_app(config)  # closes the file handler

@@ -51,3 +51,30 @@ def test_query_types_values():
 @pytest.mark.parametrize("value", ["1_0", "١", " 1", "1.0", "0x1", ""])
 def test_query_integers_are_ascii_digits(value):
     assert "age" in errors(wdtest_query, {"age": value})
+
+
+def test_the_cache_format_version_follows_the_output_schema():
+    from marshmallow import Schema, fields
+
+    from api.rendered import Dumper, JSONRenderer, schema_version
+    from api.schemas.wdtests import WdtestOut, WdtestPage
+    from api.wdtests import dump_page, render_wdtest
+
+    assert render_wdtest.version == schema_version(WdtestOut()) == JSONRenderer(WdtestOut()).version
+    assert dump_page.version == Dumper(WdtestPage()).version != render_wdtest.version
+
+    class Renamed(WdtestOut):
+        nickname = fields.String()
+
+    class Retyped(WdtestOut):
+        age = fields.String(allow_none=True)
+
+    class Page(Schema):
+        items = fields.List(fields.Nested(WdtestOut))
+
+    class PageOfRenamed(Schema):
+        items = fields.List(fields.Nested(Renamed))
+
+    versions = {schema_version(s()) for s in (WdtestOut, Renamed, Retyped)}
+    assert len(versions) == 3
+    assert schema_version(Page()) != schema_version(PageOfRenamed())

@@ -1,0 +1,56 @@
+"""API-key auth: writes under the API prefix (and reads, with API_READ_AUTH) need ``X-API-Key``."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from flask import Flask, current_app, request
+
+from api import API_PREFIX
+from api.errors import problem
+
+log = logging.getLogger(__name__)
+
+API_KEY_HEADER = "X-API-Key"
+SPEC_PATH = f"{API_PREFIX}/swagger.json"
+READ_METHODS = {"GET", "HEAD"}
+
+
+def register_auth(app: Flask) -> None:
+    """Runs after the request hooks' id and path check (``api.hooks``)."""
+    app.before_request(require_api_key)
+
+
+def needs_api_key() -> bool:
+    config = current_app.config
+    if not config["API_KEYS"] or config["API_AUTH_DISABLED"]:
+        return False
+    if not request.path.startswith(f"{API_PREFIX}/") or request.path == SPEC_PATH:
+        return False
+    if request.method == "OPTIONS":
+        return False  # CORS preflights never carry credentials
+    return request.method not in READ_METHODS or config["API_READ_AUTH"]
+
+
+def valid_api_key(supplied: str) -> bool:
+    supplied_bytes = supplied.encode("utf-8", "replace")
+    matched = False
+    for key in current_app.config["API_KEYS"]:
+        # Every key is compared, so timing does not reveal which one nearly matched.
+        matched |= hmac.compare_digest(supplied_bytes, key.encode())
+    return matched
+
+
+def require_api_key():
+    if not needs_api_key():
+        return None
+    supplied = request.headers.get(API_KEY_HEADER)
+    if supplied and valid_api_key(supplied):
+        return None
+    detail = f"Send a valid API key in the {API_KEY_HEADER} header."
+    if supplied:
+        detail = f"The {API_KEY_HEADER} header does not hold a valid API key."
+    log.warning("API key %s for %s %s", "rejected" if supplied else "missing", request.method, request.path)
+    challenge = f'ApiKey realm="wdapi", header="{API_KEY_HEADER}"'
+    return problem(401, detail, headers={"WWW-Authenticate": challenge})

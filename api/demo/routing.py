@@ -1,0 +1,77 @@
+"""Namespace ``demo``: routing, request and context demos."""
+
+import os
+
+from flask import current_app, g, request
+from flask_restx import Namespace, Resource
+
+from api.operations import errors, path, returns
+from api.schemas.demo import ContextOut, EchoOut, IndexIdOut, IndexPath, UserIdOut, UserPath
+
+ns = Namespace("demo", description="Routing, request and context demos", path="/demo")
+HIDDEN_HEADERS = {"authorization", "proxy-authorization", "cookie", "x-api-key"}
+
+
+@ns.route("/users/<string:user_id>", endpoint="demo_user")
+@path(UserPath)
+class User(Resource):
+    @returns(200, UserIdOut, "The id")
+    def get(self, user_id):
+        """Echo the id from the path (GET and POST only)."""
+        return {"id": user_id}
+
+    @returns(200, UserIdOut, "The id")
+    @errors(401)
+    def post(self, user_id):
+        """Echo the id from the path (GET and POST only)."""
+        return {"id": user_id}
+
+
+@ns.route('/index/<regex("[0-9]{3}"):index_id>', endpoint="demo_index")
+@path(IndexPath)
+class Index(Resource):
+    @returns(200, IndexIdOut, "The id as an integer")
+    @errors(404)  # a segment that is not three digits
+    def get(self, index_id):
+        """Match a three-digit id with the custom regex converter."""
+        return {"id": index_id}
+
+
+def _file_info(field, storage) -> dict:
+    # Measure by seeking: the content is never read into memory or echoed.
+    storage.stream.seek(0, os.SEEK_END)
+    size = storage.stream.tell()
+    return {"field": field, "filename": storage.filename, "size": size, "content_type": storage.mimetype}
+
+
+@ns.route("/echo", endpoint="demo_echo")
+class Echo(Resource):
+    @returns(200, EchoOut, "What Flask saw of the request")
+    @errors(400, 401, 413)  # malformed JSON or form data; too large
+    def post(self):
+        """Show what Flask parsed: args, form, JSON, files, cookies, headers."""
+        return {
+            "method": request.method,
+            "path": request.path,
+            "remote_addr": request.remote_addr,
+            "args": request.args.to_dict(flat=False),
+            "form": request.form.to_dict(flat=False),
+            "json": request.get_json() if request.is_json else None,
+            "files": [_file_info(field, f) for field, f in request.files.items(multi=True)],
+            "cookies": request.cookies.to_dict(),
+            "headers": {k: v for k, v in request.headers.items() if k.lower() not in HIDDEN_HEADERS},
+        }
+
+
+@ns.route("/context", endpoint="demo_context")
+class Context(Resource):
+    @returns(200, ContextOut, "The app and request contexts")
+    def get(self):
+        """Show the application context (current_app, g) and the request context."""
+        return {
+            "app": current_app.name,
+            "environment": current_app.config["ENV_NAME"],
+            "request_id": g.request_id,
+            "method": request.method,
+            "pid": os.getpid(),
+        }

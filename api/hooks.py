@@ -1,0 +1,58 @@
+"""Request hooks: the request id, the check that a path is served at all, and timing headers."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+from flask import Flask, g, request
+from werkzeug.exceptions import NotFound
+
+from api import API_PREFIX
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# Routes an app gets without asking: Flask's /static and Flask-RESTX's root; not served.
+HIDDEN_ENDPOINTS = {"static", "root"}
+# Visible ASCII only: a client's id lands in logs and headers verbatim.
+SANE_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
+
+
+def register_request_hooks(app: Flask) -> None:
+    """Hooks run in this order; ``after_request`` also runs for error responses."""
+    app.before_request(assign_request_id)
+    app.before_request(reject_unknown_paths)
+    app.after_request(add_response_headers)
+
+
+def assign_request_id() -> None:
+    g.request_started = time.perf_counter()
+    supplied = request.headers.get(REQUEST_ID_HEADER, "")
+    g.request_id = supplied if SANE_REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
+
+
+def is_known_path(path: str) -> bool:
+    """Under the API prefix (auth answers before the router's 404), or a registered route."""
+    if path == API_PREFIX or path.startswith(f"{API_PREFIX}/"):
+        return True
+    if request.url_rule is None:  # a 405 or a redirect: the path is routed, for another method or form
+        return not isinstance(request.routing_exception, NotFound)
+    return request.url_rule.endpoint not in HIDDEN_ENDPOINTS
+
+
+def reject_unknown_paths() -> None:
+    if not is_known_path(request.path):
+        raise NotFound()
+
+
+def add_response_headers(response):
+    if response.status_code == 204:
+        response.headers.remove("Content-Type")  # no content, so no content type
+    request_id = g.get("request_id")
+    if request_id:
+        response.headers[REQUEST_ID_HEADER] = request_id
+    started = g.get("request_started")
+    if started is not None:
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        response.headers["Server-Timing"] = f"app;dur={elapsed_ms:.1f}"
+    return response

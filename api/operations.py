@@ -1,0 +1,203 @@
+"""Bind schemas to operations once: each decorator both declares and acts.
+
+In the shape of flask-smorest's ``@blp.arguments``/``@blp.response`` and APIFlask's
+``@input``/``@output``::
+
+    @ns.route("/<string:wdtest_id>", endpoint="wdtest_item")
+    @path(WdtestPath)
+    class WdtestItem(Resource):
+        @returns(200, WdtestOut, "The updated record")
+        @body(WdtestUpdate)
+        @errors(401, 404, 503)
+        def patch(self, wdtest_id, body):
+            return wdtests.update(wdtest_id=wdtest_id, changes=body)
+
+``@body``/``@query`` load the input with their schema and pass it as the keyword
+``body``/``query``; ``@returns`` dumps what the view returns with the schema declared
+for its status. Everything is recorded on the view function as an ``Operation`` in
+``OPERATION_ATTR`` (and path parameters on the resource class in ``PATH_ATTR``);
+``api.openapi`` builds the spec from these records and nothing else, so the docs and
+the behaviour come from the same objects.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Response
+from marshmallow import Schema
+
+from api.parsing import load_body, load_optional_body, load_query
+
+OPERATION_ATTR = "__operation__"
+PATH_ATTR = "__path_schema__"
+# Added to the declared errors: what loading a query or a body can answer by itself.
+QUERY_ERRORS = frozenset({400})
+BODY_ERRORS = frozenset({400, 413, 415})  # invalid, too large, not JSON
+
+SchemaLike = Schema | type[Schema]
+
+
+def schema_instance(schema: SchemaLike) -> Schema:
+    return schema() if isinstance(schema, type) else schema
+
+
+def schema_name(schema: SchemaLike) -> str:
+    """The model name: the schema's class name (``WdtestOut``)."""
+    return (schema if isinstance(schema, type) else type(schema)).__name__
+
+
+@dataclass(frozen=True)
+class Success:
+    """A success response: its status, body schema (None: no body), description and headers
+    (name -> JSON Schema of the value, plus an optional ``description``)."""
+
+    code: int
+    schema: Schema | None
+    description: str
+    headers: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class Operation:
+    """What one view function accepts and answers; read by ``api.openapi``."""
+
+    body: Schema | None = None
+    body_required: bool = True
+    query: Schema | None = None
+    path: Schema | None = None  # set by ``@path`` on the resource class
+    # In the order the decorators apply (bottom-up), as Flask-RESTX documents them.
+    responses: dict[int, Success] = field(default_factory=dict)
+    declared_errors: set[int] = field(default_factory=set)
+
+    @property
+    def errors(self) -> list[int]:
+        """Every error status: the declared ones and those input loading can answer."""
+        codes = set(self.declared_errors)
+        if self.query is not None:
+            codes |= QUERY_ERRORS
+        if self.body is not None:
+            codes |= BODY_ERRORS
+        return sorted(codes)
+
+    def finish(self, result: Any) -> Any:
+        """Dump a view's result with the schema declared for its status."""
+        if isinstance(result, Response):
+            return result  # pre-rendered (e.g. cached bytes): sent untouched
+        obj, code, headers = _unpack(result)
+        if code is None:
+            if len(self.responses) != 1:
+                raise TypeError("a view with several success responses must return its status")
+            code = next(iter(self.responses))
+        success = self.responses[code]
+        if success.schema is None:
+            return "", code, headers
+        data = obj.data if isinstance(obj, Dumped) else success.schema.dump(obj)
+        return data, code, headers
+
+
+@dataclass(frozen=True)
+class Dumped:
+    """A body already dumped with the operation's schema (e.g. a cached page): not dumped again."""
+
+    data: Any
+
+
+def _unpack(result: Any) -> tuple[Any, int | None, dict | None]:
+    if not isinstance(result, tuple):
+        return result, None, None
+    obj, code, *rest = result
+    return obj, code, rest[0] if rest else None
+
+
+def _operation(view: Callable) -> tuple[Callable, Operation]:
+    """The view's wrapper and its Operation, created on the first decorator applied."""
+    op = getattr(view, OPERATION_ATTR, None)
+    if op is not None:
+        return view, op
+    op = Operation()
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if op.query is not None:
+            kwargs["query"] = load_query(op.query)
+        if op.body is not None:
+            kwargs["body"] = (load_body if op.body_required else load_optional_body)(op.body)
+        return op.finish(view(*args, **kwargs))
+
+    setattr(wrapper, OPERATION_ATTR, op)
+    return wrapper, op
+
+
+def body(schema: SchemaLike, *, required: bool = True):
+    """Load the JSON body with ``schema`` into the keyword ``body``; ``required=False``:
+    an empty body loads as ``{}``."""
+
+    def decorate(view):
+        wrapper, op = _operation(view)
+        op.body, op.body_required = schema_instance(schema), required
+        return wrapper
+
+    return decorate
+
+
+def query(schema: SchemaLike):
+    """Load the query string with ``schema`` into the keyword ``query``."""
+
+    def decorate(view):
+        wrapper, op = _operation(view)
+        op.query = schema_instance(schema)
+        return wrapper
+
+    return decorate
+
+
+def returns(code: int, schema: SchemaLike | None = None, description: str = "", *, headers=None):
+    """A success response: the view's result for ``code`` is dumped with ``schema``
+    (no schema: an empty body). Stack one per success status."""
+
+    def decorate(view):
+        wrapper, op = _operation(view)
+        instance = schema_instance(schema) if schema is not None else None
+        op.responses[code] = Success(code, instance, description, dict(headers or {}))
+        return wrapper
+
+    return decorate
+
+
+def errors(*codes: int):
+    """Error statuses (problem+json) the operation answers beyond those of its input."""
+
+    def decorate(view):
+        wrapper, op = _operation(view)
+        op.declared_errors.update(codes)
+        return wrapper
+
+    return decorate
+
+
+def path(schema: SchemaLike):
+    """Class decorator: ``schema``'s fields describe the route's path parameters, one per
+    URL variable (the URL converter does the parsing; ``api.openapi`` checks the names)."""
+
+    def decorate(resource):
+        instance = schema_instance(schema)
+        setattr(resource, PATH_ATTR, instance)
+        for op in operations(resource).values():
+            op.path = instance
+        return resource
+
+    return decorate
+
+
+def operations(resource) -> dict[str, Operation]:
+    """The resource's operations by lower-case method name."""
+    found = {}
+    for method in resource.methods or ():
+        op = getattr(getattr(resource, method.lower()), OPERATION_ATTR, None)
+        if op is not None:
+            found[method.lower()] = op
+    return found

@@ -1,0 +1,101 @@
+"""The Redis extension: settings, lazy per-process pool, rate-limited outage warnings."""
+
+import logging
+
+import pytest
+
+from extensions.redis_store import RateLimitedWarning
+from factory import create_app
+from settings import ConfigError
+
+BASE = {"ENV_NAME": "test", "SQLALCHEMY_DATABASE_URI": "sqlite://", "SQLALCHEMY_ECHO": False}
+
+
+def make_app(**config):
+    return create_app({**BASE, **config})
+
+
+def test_defaults_match_the_issue():
+    app = create_app({**BASE})
+    config = app.config
+    assert config["REDIS_URL"] == "redis://127.0.0.1:6379/0"
+    assert config["REDIS_MAX_CONNECTIONS"] == 10
+    assert config["REDIS_KEY_PREFIX"] == "wdapi:"
+    assert config["CACHE_TTL"] == 300
+    assert config["REDIS_CONNECT_TIMEOUT"] + config["REDIS_SOCKET_TIMEOUT"] < 1
+
+
+def test_factory_opens_no_connection_and_pool_is_built_lazily():
+    app = make_app(REDIS_URL="redis://127.0.0.1:1/0")  # nothing listens: would fail if it connected
+    state = app.extensions["redis"]
+    assert state._client is None
+    client = state.client
+    assert client is state.client  # one pool per process
+    pool = client.connection_pool
+    assert pool.max_connections == 10
+    assert pool.connection_kwargs["socket_connect_timeout"] == 0.25
+    assert pool.connection_kwargs["socket_timeout"] == 0.5
+    assert pool.connection_kwargs["retry"].get_retries() == 0
+
+
+def test_pool_is_rebuilt_in_another_process():
+    state = make_app().extensions["redis"]
+    first = state.client
+    state._pid = -1  # what a forked worker sees: the recorded pid is not its own
+    assert state.client is not first
+    assert state.client.connection_pool is not first.connection_pool
+
+
+def test_env_overrides(monkeypatch):
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6390/3")
+    monkeypatch.setenv("REDIS_MAX_CONNECTIONS", "4")
+    monkeypatch.setenv("REDIS_KEY_PREFIX", "other:")
+    monkeypatch.setenv("CACHE_TTL", "60")
+    monkeypatch.setenv("REDIS_PASSWORD", "s3cret")
+    app = create_app({**BASE})
+    state = app.extensions["redis"]
+    assert (state.url, state.max_connections, state.prefix, app.config["CACHE_TTL"]) == (
+        "redis://127.0.0.1:6390/3",
+        4,
+        "other:",
+        60,
+    )
+    kwargs = state.client.connection_pool.connection_kwargs
+    assert kwargs["password"] == "s3cret" and kwargs["db"] == 3 and kwargs["port"] == 6390
+
+
+def test_password_in_url_wins_and_never_reaches_logs():
+    state = make_app(REDIS_URL="redis://:inurl@127.0.0.1:6379/0", REDIS_PASSWORD="other").extensions["redis"]
+    assert state.client.connection_pool.connection_kwargs["password"] == "inurl"
+    assert "inurl" not in state.safe_url
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"REDIS_URL": "http://127.0.0.1:6379"},
+        {"REDIS_MAX_CONNECTIONS": "many"},
+        {"REDIS_MAX_CONNECTIONS": 0},
+        {"REDIS_SOCKET_TIMEOUT": -1},
+        {"CACHE_TTL": "soon"},
+    ],
+)
+def test_bad_settings_refuse_to_start(config):
+    with pytest.raises(ConfigError):
+        make_app(**config)
+
+
+def test_keys_are_built_under_the_prefix():
+    state = make_app(REDIS_KEY_PREFIX="p:").extensions["redis"]
+    assert state.key("kv", "a b") == "p:kv:a b"
+
+
+def test_rate_limited_warning_logs_once_then_counts(caplog):
+    logger = logging.getLogger("test.ratelimit")
+    warn = RateLimitedWarning(logger, interval=3600)
+    with caplog.at_level(logging.WARNING, logger="test.ratelimit"):
+        assert [warn("down %s", i) for i in range(5)] == [True, False, False, False, False]
+        warn._next_at = 0  # the interval has passed
+        assert warn("down %s", 5)
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == ["down 0 (0 similar warnings held back)", "down 5 (4 similar warnings held back)"]
