@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import logging
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
 
 from api import API_PREFIX
 from api.errors import problem
@@ -47,6 +47,7 @@ def require_api_key():
         return None
     supplied = request.headers.get(API_KEY_HEADER)
     if supplied and valid_api_key(supplied):
+        g.api_key = supplied  # the caller, for what is kept per caller (Idempotency-Key)
         return None
     detail = f"Send a valid API key in the {API_KEY_HEADER} header."
     if supplied:

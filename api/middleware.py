@@ -8,8 +8,17 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import API_PREFIX
 
-CORS_EXPOSED = ["X-Total-Count", "Link", "X-Request-ID", "Location", "Retry-After", "Server-Timing"]
-CORS_ALLOWED = ["Content-Type", "X-API-Key", "X-Request-ID"]
+CORS_EXPOSED = [
+    "X-Total-Count",
+    "Link",
+    "X-Request-ID",
+    "Location",
+    "Retry-After",
+    "Server-Timing",
+    "ETag",
+    "Idempotent-Replayed",
+]
+CORS_ALLOWED = ["Content-Type", "X-API-Key", "X-Request-ID", "If-Match", "If-None-Match", "Idempotency-Key"]
 
 
 def init_cors(app: Flask) -> None:

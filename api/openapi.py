@@ -125,6 +125,8 @@ def _document_operation(ns: Namespace, models: dict, view, op: Operation) -> Non
             ns.doc(params={"payload": payload})(view)
     if op.query is not None:
         ns.doc(params=query_params(op.query))(view)
+    for name, description in op.headers.items():
+        ns.doc(params={name: {"in": "header", "type": "string", "description": description}})(view)
 
 
 def document(ns: Namespace, app: Flask) -> None:

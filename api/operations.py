@@ -72,6 +72,9 @@ class Operation:
     # In the order the decorators apply (bottom-up), as Flask-RESTX documents them.
     responses: dict[int, Success] = field(default_factory=dict)
     declared_errors: set[int] = field(default_factory=set)
+    # Request headers: name -> description; and keyword arguments read from them at call time.
+    headers: dict[str, str] = field(default_factory=dict)
+    arguments: dict[str, Callable[[], Any]] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[int]:
@@ -126,6 +129,8 @@ def _operation(view: Callable) -> tuple[Callable, Operation]:
             kwargs["query"] = load_query(op.query)
         if op.body is not None:
             kwargs["body"] = (load_body if op.body_required else load_optional_body)(op.body)
+        for name, load in op.arguments.items():
+            kwargs[name] = load()
         return op.finish(view(*args, **kwargs))
 
     setattr(wrapper, OPERATION_ATTR, op)
@@ -175,6 +180,41 @@ def errors(*codes: int):
         wrapper, op = _operation(view)
         op.declared_errors.update(codes)
         return wrapper
+
+    return decorate
+
+
+def header(
+    name: str,
+    description: str,
+    *,
+    into: str | None = None,
+    load: Callable[[], Any] | None = None,
+    errors: tuple[int, ...] = (),
+):
+    """A request header the operation reads: documented; with ``into``, ``load()`` (which
+    reads the header) is passed as that keyword. ``errors``: what reading it can answer."""
+
+    def decorate(view):
+        wrapper, op = _operation(view)
+        op.headers[name] = description
+        op.declared_errors.update(errors)
+        if into is not None and load is not None:
+            op.arguments[into] = load
+        return wrapper
+
+    return decorate
+
+
+def around(wrap: Callable[[Callable], Callable]):
+    """Wrap the whole operation (input loading and dumping included) in ``wrap(view)``: for
+    behaviour that needs the finished response. Keeps the operation's record."""
+
+    def decorate(view):
+        wrapper, op = _operation(view)
+        wrapped = functools.wraps(wrapper)(wrap(wrapper))
+        setattr(wrapped, OPERATION_ATTR, op)
+        return wrapped
 
     return decorate
 

@@ -12,6 +12,11 @@ from marshmallow import Schema, fields
 from api.responses import RESTX_JSON
 
 
+def render_json(data: Any) -> bytes:
+    """``data`` as the bytes a RESTX resource would send."""
+    return (json.dumps(data, **RESTX_JSON) + "\n").encode()  # type: ignore[arg-type]
+
+
 def _shape(schema: Schema) -> list:
     """What ``schema`` dumps: each field's key, type and nullability, nested schemas included."""
 
@@ -46,7 +51,7 @@ class JSONRenderer:
         self.version = schema_version(schema)
 
     def __call__(self, obj: Any) -> bytes:
-        return (json.dumps(self.schema.dump(obj), **RESTX_JSON) + "\n").encode()  # type: ignore[arg-type]
+        return render_json(self.schema.dump(obj))
 
 
 class Dumper:

@@ -2,10 +2,22 @@
 
 from flask import url_for
 from flask_restx import Namespace, Resource
+from werkzeug.http import quote_etag
 
-from api.operations import Dumped, body, errors, path, query, returns
+from api.conditional import (
+    ETAG_HEADER,
+    NOT_MODIFIED,
+    body_etag,
+    conditional,
+    if_match,
+    if_none_match,
+    page_etag,
+    record_etag,
+)
+from api.idempotency import idempotent
+from api.operations import body, errors, path, query, returns
 from api.pagination import pagination_headers
-from api.rendered import Dumper, JSONRenderer, json_response
+from api.rendered import Dumper, JSONRenderer, json_response, render_json
 from api.schemas.wdtests import (
     WdtestCreate,
     WdtestOut,
@@ -31,11 +43,13 @@ dump_page = Dumper(wdtest_page)
 
 @ns.route("", endpoint="wdtest_list")
 class WdtestList(Resource):
-    @returns(200, WdtestPage, "One page of records", headers={**LIST_HEADERS, **CACHE_HEADERS})
+    @returns(200, WdtestPage, "One page of records", headers={**LIST_HEADERS, **CACHE_HEADERS, **ETAG_HEADER})
+    @returns(304, description=NOT_MODIFIED)
     @query(WdtestQuery)
+    @if_none_match
     @errors(503)
     def get(self, query):
-        """List records: filters (ANDed), sort and pagination."""
+        """List records: filters (ANDed), sort and pagination; a weak ETag."""
         page, hit = wdtests.get_all_cached(
             dump=dump_page,
             page=query.pop("page"),
@@ -43,43 +57,58 @@ class WdtestList(Resource):
             sort=query.pop("sort"),
             filters=query,
         )
-        return Dumped(page), 200, {**pagination_headers(page), "X-Cache": "HIT" if hit else "MISS"}
+        headers = {**pagination_headers(page), "X-Cache": "HIT" if hit else "MISS"}
+        return conditional(json_response(render_json(page), headers), page_etag(page), weak=True)
 
-    @returns(201, WdtestOut, "Created", headers={"Location": {"type": "string"}})
+    @idempotent
+    @returns(201, WdtestOut, "Created", headers={"Location": {"type": "string"}, **ETAG_HEADER})
     @body(WdtestCreate)
     @errors(401, 409, 503)
     def post(self, body):
         """Create a record; the id is generated when absent."""
         record = wdtests.create(data=body)
-        return record, 201, {"Location": url_for("wdtest_item", wdtest_id=record.id, _external=True)}
+        location = url_for("wdtest_item", wdtest_id=record.id, _external=True)
+        return record, 201, {"Location": location, "ETag": quote_etag(record_etag(record))}
 
 
 @ns.route("/<string:wdtest_id>", endpoint="wdtest_item")
 @path(WdtestPath)
 class WdtestItem(Resource):
-    @returns(200, WdtestOut, "The record", headers=CACHE_HEADERS)
+    @returns(200, WdtestOut, "The record", headers={**CACHE_HEADERS, **ETAG_HEADER})
+    @returns(304, description=NOT_MODIFIED)
+    @if_none_match
     @errors(404, 503)
     def get(self, wdtest_id):
         """Get one record (read through the Redis cache)."""
         rendered, hit = wdtests.get_rendered(wdtest_id=wdtest_id, render=render_wdtest)
-        return json_response(rendered, {"X-Cache": "HIT" if hit else "MISS"})
+        return conditional(
+            json_response(rendered, {"X-Cache": "HIT" if hit else "MISS"}), body_etag(rendered)
+        )
 
-    @returns(200, WdtestOut, "The replaced record")
+    @idempotent
+    @returns(200, WdtestOut, "The replaced record", headers=ETAG_HEADER)
     @body(WdtestCreate)
+    @if_match
     @errors(401, 404, 503)
-    def put(self, wdtest_id, body):
+    def put(self, wdtest_id, body, expected):
         """Replace name and age (an absent age becomes null)."""
-        return wdtests.update(wdtest_id=wdtest_id, changes=body)
+        record = wdtests.update(wdtest_id=wdtest_id, changes=body, expected=expected)
+        return record, 200, {"ETag": quote_etag(record_etag(record))}
 
-    @returns(200, WdtestOut, "The updated record")
+    @idempotent
+    @returns(200, WdtestOut, "The updated record", headers=ETAG_HEADER)
     @body(WdtestUpdate)
+    @if_match
     @errors(401, 404, 503)
-    def patch(self, wdtest_id, body):
+    def patch(self, wdtest_id, body, expected):
         """Change some fields; absent fields keep their value."""
-        return wdtests.update(wdtest_id=wdtest_id, changes=body)
+        record = wdtests.update(wdtest_id=wdtest_id, changes=body, expected=expected)
+        return record, 200, {"ETag": quote_etag(record_etag(record))}
 
+    @idempotent
     @returns(204, description="Deleted")
+    @if_match
     @errors(401, 404, 503)
-    def delete(self, wdtest_id):
+    def delete(self, wdtest_id, expected):
         """Delete a record."""
-        wdtests.delete(wdtest_id=wdtest_id)
+        wdtests.delete(wdtest_id=wdtest_id, expected=expected)

@@ -28,6 +28,10 @@ class Wdtest(Model):
     age: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # 1 on insert, +1 on every UPDATE (SQLAlchemy adds it and checks it in the WHERE clause).
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
 
     def __repr__(self) -> str:
-        return f"<Wdtest {self.id!r} {self.name!r}>"
+        return f"<Wdtest {self.id!r} {self.name!r} v{self.version}>"

@@ -31,6 +31,18 @@ class Conflict(DomainError):
     title = "Conflict"
 
 
+class PreconditionFailed(DomainError):
+    """A conditional write's expected version is not the record's (or it does not exist)."""
+
+    status = 412
+    title = "Precondition Failed"
+
+
+class Unprocessable(DomainError):
+    status = 422
+    title = "Unprocessable Content"
+
+
 class PayloadTooLarge(DomainError):
     status = 413
     title = "Request Entity Too Large"  # as werkzeug names Flask's own 413

@@ -4,7 +4,9 @@
 record change does and a broker outage never fails or slows a write. ``relay``
 claims unsent rows (``FOR UPDATE SKIP LOCKED`` on MySQL/MariaDB, the write lock
 on SQLite), publishes them with publisher confirms and marks them sent in the
-same transaction: at-least-once, and two relays do not send the same row.
+same transaction: at-least-once, and two relays do not send the same row. A
+record's events are published one at a time in version order, however many relays
+run (see ``_claim``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import pika
 from flask import current_app
 from pika.adapters.blocking_connection import BlockingChannel
 from sqlalchemy import CursorResult, delete, func, inspect, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from extensions import amqp, db
 from models import OutboxEvent
@@ -38,29 +40,36 @@ def _snapshot(record) -> dict:
     return {attr.key: _jsonable(getattr(record, attr.key)) for attr in inspect(record).mapper.column_attrs}
 
 
-def envelope(*, event_type: str, record) -> dict:
-    """The event body (CloudEvents 1.0 JSON): a unique id, the type, a timestamp and the record."""
+def envelope(*, event_type: str, record, version: int | None = None) -> dict:
+    """The event body (CloudEvents 1.0 JSON): a unique id, the type, a timestamp, the record
+    (``data``), its id (``subject``) and ``version``, an extension attribute: the record's
+    version after this change (default ``record.version``), which orders a record's events."""
+    data = _snapshot(record)
     return {
         "specversion": "1.0",
         "id": str(uuid.uuid4()),
         "source": SOURCE,
         "type": event_type,
+        "subject": data["id"],
+        "version": data["version"] if version is None else version,
         "time": utcnow().isoformat(),
         "datacontenttype": "application/json",
-        "data": _snapshot(record),
+        "data": data,
     }
 
 
-def add(*, event_type: str, record) -> OutboxEvent:
-    """Add an event about ``record`` to the current transaction; the caller commits.
+def add(*, event_type: str, record, version: int | None = None) -> OutboxEvent:
+    """Add an event about ``record`` to the current transaction; the caller commits, holding
+    the record's row lock, so a record's events get ids in the order of its versions.
 
-    Flushes first so generated values (id, timestamps) are in the event; a flush
+    Flushes first so generated values (id, timestamps, version) are in the event; a flush
     error (IntegrityError) propagates to the caller as its commit's would."""
     db.session.flush()
-    event = envelope(event_type=event_type, record=record)
+    event = envelope(event_type=event_type, record=record, version=version)
     row = OutboxEvent(
         event_id=event["id"],
         event_type=event_type,
+        record_id=event["subject"],
         payload=json.dumps(event, ensure_ascii=False, separators=(",", ":")),
         attempts=0,
     )
@@ -75,10 +84,11 @@ def get_pending_count() -> int:
 
 def _claim(session: Session, limit: int) -> list[OutboxEvent]:
     pending = OutboxEvent.sent_at.is_(None)
-    oldest = select(OutboxEvent).where(pending).order_by(OutboxEvent.id).limit(limit)
     if session.get_bind().dialect.name == "sqlite":
-        # SQLite has no row locks: this UPDATE takes the database write lock first,
-        # so a second relay waits, then sees these rows sent.
+        # SQLite has no row locks: this UPDATE takes the database write lock first and
+        # holds it until the batch is marked sent, so a second relay waits, then sees
+        # these rows sent: relays take turns, each in id order, and per-record order holds.
+        oldest = select(OutboxEvent).where(pending).order_by(OutboxEvent.id).limit(limit)
         ids = select(OutboxEvent.id).where(pending).order_by(OutboxEvent.id).limit(limit)
         session.execute(
             update(OutboxEvent)
@@ -86,7 +96,20 @@ def _claim(session: Session, limit: int) -> list[OutboxEvent]:
             .values(attempts=OutboxEvent.attempts + 1)
         )
         return list(session.scalars(oldest))
-    rows = list(session.scalars(oldest.with_for_update(skip_locked=True)))
+    # Per-record order with any number of relays: only the oldest unsent event of each
+    # record is claimable. A record's later event waits while an earlier one is unsent,
+    # and the earlier one is either claimable (then in this batch or locked, so skipped,
+    # by another relay) or sent. A record's events get ids in version order (written
+    # under its row lock), so id order is version order.
+    earlier = aliased(OutboxEvent)
+    earlier_unsent = (
+        select(earlier.id)
+        .where(earlier.record_id == OutboxEvent.record_id, earlier.id < OutboxEvent.id)
+        .where(earlier.sent_at.is_(None))
+        .exists()
+    )
+    heads = select(OutboxEvent).where(pending, ~earlier_unsent).order_by(OutboxEvent.id).limit(limit)
+    rows = list(session.scalars(heads.with_for_update(skip_locked=True)))
     if rows:
         session.execute(
             update(OutboxEvent)
@@ -120,6 +143,8 @@ def _publisher(exchange: str, rows: list[OutboxEvent], sent: set[int]):
 def relay(*, limit: int | None = None) -> int:
     """Publish up to ``limit`` unsent events, oldest first, and mark them sent; return how many.
 
+    Works in rounds, one transaction each, until ``limit`` or nothing is claimable: on
+    MySQL/MariaDB a round takes at most one event per record (see ``_claim``).
     Raises Unavailable (broker down, or not confirming) after committing what was sent."""
     limit = limit or current_app.config["OUTBOX_BATCH_SIZE"]
     exchange = current_app.config["WDTEST_EVENTS_EXCHANGE"]
@@ -127,6 +152,16 @@ def relay(*, limit: int | None = None) -> int:
     if engine.dialect.name == "mysql":
         # No gap locks: inserts of new events never wait for the relay.
         engine = engine.execution_options(isolation_level="READ COMMITTED")
+    total = 0
+    while total < limit:
+        sent = _relay_round(engine, exchange, limit - total)
+        if not sent:
+            break
+        total += sent
+    return total
+
+
+def _relay_round(engine, exchange: str, limit: int) -> int:
     sent: set[int] = set()
     failure: DomainError | None = None
     # Its own session and transaction, never mixed with the caller's.

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any, Protocol
 
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import select
+from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from extensions import db
 from models import Wdtest
 from services import cache, outbox
-from services.errors import Conflict, InvalidInput, NotFound
+from services.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 
 
 class Render(Protocol):
@@ -55,6 +57,7 @@ OPERATORS = {
 # The columns clients may filter and sort on.
 COLUMNS = {"id": Wdtest.id, "name": Wdtest.name, "age": Wdtest.age}
 WRITABLE = ("name", "age")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _condition(key: str, value: Any):
@@ -114,40 +117,100 @@ def get_all_cached(*, dump: DumpPage, **query: Any) -> tuple[dict, bool]:
     return json.loads(body), hit
 
 
-def create(*, data: Mapping[str, Any]) -> Wdtest:
-    """Insert a record (id generated when absent). Raises Conflict on a taken id."""
+def snapshot(record: Wdtest) -> SimpleNamespace:
+    """The record's column values, detached from the session: still readable after the
+    commit, and after another request deleted the row."""
+    return SimpleNamespace(**{a.key: getattr(record, a.key) for a in inspect(record).mapper.column_attrs})
+
+
+def revision(*, wdtest_id: str, version: int, created_at: datetime) -> str:
+    """An opaque token naming one state of a record (the API's ETag). ``created_at`` tells a
+    record re-created under a deleted one's id (both start at version 1) from the old one."""
+    micros = (created_at - EPOCH) // timedelta(microseconds=1)
+    lifetime = hashlib.blake2b(f"{wdtest_id}|{micros}".encode(), digest_size=6).hexdigest()
+    return f"{version}-{lifetime}"
+
+
+def _revision_of(record) -> str:
+    return revision(wdtest_id=record.id, version=record.version, created_at=record.created_at)
+
+
+# If-Match: * -- any revision of a record that exists (RFC 9110 13.1.1).
+ANY_REVISION = "*"
+
+
+def _lock(wdtest_id: str, expected: Collection[str] | None) -> Wdtest:
+    """The record, locked until the commit: ``SELECT ... FOR UPDATE`` on MySQL/MariaDB,
+    the database write lock on SQLite (which has no row locks). Starts the transaction,
+    so everything read here is current. ``expected``: the revisions the record must be at
+    (``ANY_REVISION`` in it: any, as long as the record exists). Raises NotFound, PreconditionFailed."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.rollback()  # nothing may be pending before BEGIN
+        db.session.execute(text("BEGIN IMMEDIATE"))  # waits for the other writers (busy timeout)
+    query = select(Wdtest).where(Wdtest.id == wdtest_id).with_for_update()
+    record = db.session.scalars(query.execution_options(populate_existing=True)).one_or_none()
+    if record is None:
+        db.session.rollback()
+        if expected is not None:
+            raise PreconditionFailed(f"No wdtest with id {wdtest_id!r}: the precondition does not hold.")
+        raise NotFound(f"No wdtest with id {wdtest_id!r}.")
+    if expected is not None and ANY_REVISION not in expected and _revision_of(record) not in expected:
+        current = record.version
+        db.session.rollback()
+        raise PreconditionFailed(
+            f"Wdtest {wdtest_id!r} has changed (it is at version {current}).", version=current
+        )
+    return record
+
+
+def create(*, data: Mapping[str, Any]) -> SimpleNamespace:
+    """Insert a record (id generated when absent) at version 1; return it as committed.
+    Raises Conflict on a taken id."""
     record = Wdtest(**data)
     db.session.add(record)
     try:
         outbox.add(event_type="wdtest.created", record=record)  # same transaction as the record
+        created = snapshot(record)
         db.session.commit()
     except IntegrityError:
         # The primary key is the only unique constraint: this is a taken id,
         # also when a concurrent request inserted it first.
         db.session.rollback()
         raise Conflict(f"A wdtest with id {record.id!r} already exists.") from None
-    cache.invalidate((CACHE_KIND, record.id), (LIST_CACHE_KIND, None))
-    return record
+    cache.invalidate((CACHE_KIND, created.id), (LIST_CACHE_KIND, None))
+    return created
 
 
-def update(*, wdtest_id: str, changes: Mapping[str, Any]) -> Wdtest:
-    """Apply ``changes`` (name, age) to a record. Raises NotFound, InvalidInput."""
+def update(
+    *, wdtest_id: str, changes: Mapping[str, Any], expected: Collection[str] | None = None
+) -> SimpleNamespace:
+    """Apply ``changes`` (name, age) under the row lock and return the record as committed.
+    ``expected``: change only a record at one of these revisions (else PreconditionFailed).
+    Nothing changes, and no event is written, when the values are already those.
+    Raises NotFound, InvalidInput, PreconditionFailed."""
     if changes.get("id", wdtest_id) != wdtest_id:
         raise InvalidInput("The id cannot be changed.", {"id": ["The id cannot be changed."]})
-    record = get(wdtest_id=wdtest_id)
+    record = _lock(wdtest_id, expected)
     for field in WRITABLE:
         if field in changes:
             setattr(record, field, changes[field])
-    outbox.add(event_type="wdtest.updated", record=record)
+    if not db.session.is_modified(record):
+        unchanged = snapshot(record)
+        db.session.rollback()
+        return unchanged
+    outbox.add(event_type="wdtest.updated", record=record)  # flushes: version + 1
+    updated = snapshot(record)
     db.session.commit()
     cache.invalidate((CACHE_KIND, wdtest_id), (LIST_CACHE_KIND, None))
-    return record
+    return updated
 
 
-def delete(*, wdtest_id: str) -> None:
-    """Delete a record. Raises NotFound."""
-    record = get(wdtest_id=wdtest_id)
-    outbox.add(event_type="wdtest.deleted", record=record)  # the record as it was
+def delete(*, wdtest_id: str, expected: Collection[str] | None = None) -> None:
+    """Delete a record under the row lock; its event carries the final version + 1.
+    ``expected``: delete only a record at one of these revisions (else PreconditionFailed).
+    Raises NotFound, PreconditionFailed."""
+    record = _lock(wdtest_id, expected)
+    outbox.add(event_type="wdtest.deleted", record=record, version=record.version + 1)
     db.session.delete(record)
     db.session.commit()
     cache.invalidate((CACHE_KIND, wdtest_id), (LIST_CACHE_KIND, None))

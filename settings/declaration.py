@@ -148,6 +148,10 @@ SETTINGS: tuple[Setting, ...] = (
             validate=Range(0, 30, min_inclusive=False)),
     Setting("CORS_ORIGINS", "names", (), "browser origins allowed to call /api/v1"),
     Setting("TRUSTED_PROXIES", "int", 0, "proxy hops whose X-Forwarded-* are believed", validate=_min(0)),
+    # Concurrency; README "Concurrency, versions and conditional requests".
+    Setting("IDEMPOTENCY_TTL", "int", 24 * 3600, "seconds a keyed request's first response is replayed",
+            validate=_min(1)),
+    Setting("REQUIRE_IF_MATCH", "flag", False, "PUT/PATCH/DELETE of a record without If-Match get 428"),
     # RabbitMQ; README "RabbitMQ". AMQP_URL wins; unset, it is built from RABBIT_*.
     Setting("AMQP_URL", "optional", None, "broker URL; wins over RABBIT_*"),
     Setting("RABBIT_USER", "str", "guest", "user, when AMQP_URL is unset"),

@@ -66,6 +66,10 @@ class WdtestOut(Schema):
     age = fields.Integer(required=True, allow_none=True, metadata={"example": 20})
     created_at = fields.AwareDateTime(required=True, metadata={"description": "UTC, ISO 8601"})
     updated_at = fields.AwareDateTime(required=True, metadata={"description": "UTC, ISO 8601"})
+    version = fields.Integer(
+        required=True,
+        metadata={"description": "1 when created, +1 on every change (the ETag)", "example": 1},
+    )
 
 
 class WdtestPage(Schema):

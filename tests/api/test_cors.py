@@ -40,7 +40,7 @@ def test_actual_request_exposes_headers(http):
     response = http.get("/api/v1/wdtests", headers={"Origin": ORIGIN})
     assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
     exposed = {h.strip().lower() for h in response.headers["Access-Control-Expose-Headers"].split(",")}
-    assert {"x-total-count", "link", "x-request-id", "location"} <= exposed
+    assert {"x-total-count", "link", "x-request-id", "location", "etag", "idempotent-replayed"} <= exposed
 
 
 @pytest.mark.parametrize("app_config", [{"CORS_ORIGINS": ORIGIN}])

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import pytest
 
+from api.idempotency import HEADER as IDEMPOTENCY
+from api.idempotency import request_fingerprint
 from api.schemas.demo import ABORT_CODES
 from extensions import amqp
 from factory import create_app
+from services import idempotency
 from services.keyvalue import KEY_MAX_LENGTH
 from tests.helpers.ports import dead_port, reachable
 from tests.helpers.rabbit import unique
@@ -62,6 +65,7 @@ class Requests:
     """Valid or deliberately broken requests for one operation, against the test's apps."""
 
     def __init__(self, apps: dict, broker):
+        self.apps = apps
         self.clients = {name: app.test_client() for name, app in apps.items()}
         self.broker = broker
 
@@ -89,6 +93,15 @@ class Requests:
             return self.send("live", path, method, values=UNMATCHED_PATH_VALUES)
         if code == 409:
             return self.conflict(path, method)
+        if code == 412:  # a tag for a record that does not exist
+            return self.send("live", path, method, headers={"If-Match": '"1-stale"'})
+        if code == 422:  # a key first used for another request
+            key = unique("key")
+            first = self.send("live", "/wdtests", "post", json={"name": "first"}, headers={IDEMPOTENCY: key})
+            assert first.status_code == 201
+            return self.send("live", path, method, headers={IDEMPOTENCY: key})
+        if code == 428:
+            return self.send("strict", path, method)
         return self.send("live", path, method)  # the operation's own demo error (500, 429)
 
     def invalid(self, path: str, method: str):
@@ -96,6 +109,8 @@ class Requests:
             return self.send("live", path, method, query="nope=1")
         if method in ("post", "put", "patch"):
             return self.send("live", path, method, data="{", content_type="application/json")
+        if (path, method) == ("/wdtests/{wdtest_id}", "delete"):
+            return self.send("live", path, method, headers={IDEMPOTENCY: "not visible ASCII"})
         return self.send("live", path, method, values=INVALID_PATH_VALUES)
 
     def conflict(self, path: str, method: str):
@@ -110,6 +125,15 @@ class Requests:
                 == 201
             )
             return self.send("live", path, method, values={"name": name}, json={"max_length": 3})
+        if path == "/wdtests/{wdtest_id}":  # an Idempotency-Key whose first request still runs
+            key, url = unique("key"), PREFIX + path.format(**path_values())
+            app = self.apps["live"]
+            with app.test_request_context(url, method=method.upper(), json=BODIES.get((path, method))):
+                claim = idempotency.begin(key=key, caller="", fingerprint=request_fingerprint())
+            assert isinstance(claim, idempotency.Claim)
+            return self.clients["live"].open(
+                url, method=method.upper(), json=BODIES.get((path, method)), headers={IDEMPOTENCY: key}
+            )
         raise AssertionError(f"no way to provoke 409 on {method.upper()} {path}")
 
 
@@ -122,6 +146,7 @@ def probe(sqlite_url, broker):
     apps = {
         "live": create_app(live),
         "keyed": create_app({**live, "API_KEYS": "k" * 16}),
+        "strict": create_app({**live, "REQUIRE_IF_MATCH": True}),
         "dead": create_app(
             {
                 **base,

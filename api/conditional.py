@@ -1,0 +1,77 @@
+"""Conditional requests (RFC 9110 §13): ETags from record revisions, If-None-Match, If-Match.
+
+werkzeug parses the headers and answers ``If-None-Match`` (``make_conditional``); this
+module only says which tag a response carries and which revisions a write may change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from flask import Response, current_app, request
+from werkzeug.exceptions import PreconditionRequired
+
+from api.operations import header
+from services import wdtests
+
+ETAG_HEADER = {"ETag": {"type": "string", "description": "The representation's entity tag (RFC 9110)"}}
+NOT_MODIFIED = "Not Modified: If-None-Match matched the ETag (no body)"
+
+# Decorators for operations: documented with the operation, read when it runs.
+if_none_match = header(
+    "If-None-Match", "ETags from earlier responses: 304 Not Modified without a body if one still matches"
+)
+
+
+def record_etag(record: Any) -> str:
+    """The strong ETag (unquoted) of a record, from a snapshot or a dumped record."""
+    fields = record if isinstance(record, Mapping) else vars(record)
+    created_at = fields["created_at"]
+    if isinstance(created_at, str):
+        created_at = datetime.fromisoformat(created_at)
+    return wdtests.revision(wdtest_id=fields["id"], version=fields["version"], created_at=created_at)
+
+
+def body_etag(body: bytes) -> str:
+    """The strong ETag of a rendered record (a cache hit: no database read)."""
+    return record_etag(json.loads(body))
+
+
+def page_etag(page: Mapping) -> str:
+    """A weak ETag for a list page: a digest of its content, so it changes exactly when a
+    write made the cached page stale (the list cache generation) and the page differs."""
+    canonical = json.dumps(page, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def conditional(response: Response, etag: str, *, weak: bool = False) -> Response:
+    """``response`` with its ETag; 304 without a body when If-None-Match matches it."""
+    response.set_etag(etag, weak=weak)
+    response.make_conditional(request)  # in place: 304 and no body when it matches
+    return response
+
+
+def _expected_revisions() -> list[str] | None:
+    """The revisions a write's If-Match allows (None: any). Raises 428 when If-Match is
+    missing and REQUIRE_IF_MATCH is set. If-Match compares strongly: weak tags never match."""
+    if "If-Match" not in request.headers:
+        if current_app.config["REQUIRE_IF_MATCH"]:
+            raise PreconditionRequired("This server requires If-Match with the record's ETag on writes.")
+        return None
+    if request.if_match.star_tag:
+        return [wdtests.ANY_REVISION]  # "*": any current representation, 412 when there is none
+    return sorted(request.if_match.as_set(include_weak=False))
+
+
+if_match = header(
+    "If-Match",
+    "The record's ETag: the write happens only if the record is still at it, else 412. "
+    "Required (else 428) when the server sets REQUIRE_IF_MATCH.",
+    into="expected",
+    load=_expected_revisions,
+    errors=(412, 428),
+)
