@@ -13,7 +13,7 @@ from api.errors import problem
 log = logging.getLogger(__name__)
 
 API_KEY_HEADER = "X-API-Key"
-SPEC_PATH = f"{API_PREFIX}/swagger.json"
+SPEC_PATHS = (f"{API_PREFIX}/swagger.json", f"{API_PREFIX}/openapi.json")
 READ_METHODS = {"GET", "HEAD"}
 
 
@@ -22,15 +22,20 @@ def register_auth(app: Flask) -> None:
     app.before_request(require_api_key)
 
 
-def needs_api_key() -> bool:
-    config = current_app.config
+def auth_applies(config, method: str) -> bool:
+    """Whether an operation with this method needs a key under these settings (the
+    documents mark the same operations with the padlock and 401)."""
     if not config["API_KEYS"] or config["API_AUTH_DISABLED"]:
         return False
-    if not request.path.startswith(f"{API_PREFIX}/") or request.path == SPEC_PATH:
-        return False
-    if request.method == "OPTIONS":
+    if method == "OPTIONS":
         return False  # CORS preflights never carry credentials
-    return request.method not in READ_METHODS or config["API_READ_AUTH"]
+    return method not in READ_METHODS or config["API_READ_AUTH"]
+
+
+def needs_api_key() -> bool:
+    if not request.path.startswith(f"{API_PREFIX}/") or request.path in SPEC_PATHS:
+        return False
+    return auth_applies(current_app.config, request.method)
 
 
 def valid_api_key(supplied: str) -> bool:

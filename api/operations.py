@@ -8,7 +8,7 @@ In the shape of flask-smorest's ``@blp.arguments``/``@blp.response`` and APIFlas
     class WdtestItem(Resource):
         @returns(200, WdtestOut, "The updated record")
         @body(WdtestUpdate)
-        @errors(401, 404, 503)
+        @errors(404, 503)
         def patch(self, wdtest_id, body):
             return wdtests.update(wdtest_id=wdtest_id, changes=body)
 
@@ -16,7 +16,7 @@ In the shape of flask-smorest's ``@blp.arguments``/``@blp.response`` and APIFlas
 ``body``/``query``; ``@returns`` dumps what the view returns with the schema declared
 for its status. Everything is recorded on the view function as an ``Operation`` in
 ``OPERATION_ATTR`` (and path parameters on the resource class in ``PATH_ATTR``);
-``api.openapi`` builds the spec from these records and nothing else, so the docs and
+``api.openapi`` builds both documents from these records and the settings, so the docs and
 the behaviour come from the same objects.
 """
 
@@ -67,6 +67,8 @@ class Operation:
 
     body: Schema | None = None
     body_required: bool = True
+    form: Schema | None = None  # form fields and files, documented by ``@form``
+    form_json: bool = False  # ``@form(json=True)``: any JSON body is accepted as well
     query: Schema | None = None
     path: Schema | None = None  # set by ``@path`` on the resource class
     # In the order the decorators apply (bottom-up), as Flask-RESTX documents them.
@@ -149,6 +151,19 @@ def body(schema: SchemaLike, *, required: bool = True):
     return decorate
 
 
+def form(schema: SchemaLike, *, json: bool = False):
+    """Document form fields and files (multipart or urlencoded), and with ``json=True`` any
+    JSON body too. The view reads ``request.form``/``request.files`` itself: only a view
+    that shows what it was sent (``/demo/echo``) accepts a form."""
+
+    def decorate(view):
+        wrapper, op = _operation(view)
+        op.form, op.form_json = schema_instance(schema), json
+        return wrapper
+
+    return decorate
+
+
 def query(schema: SchemaLike):
     """Load the query string with ``schema`` into the keyword ``query``."""
 
@@ -174,7 +189,8 @@ def returns(code: int, schema: SchemaLike | None = None, description: str = "", 
 
 
 def errors(*codes: int):
-    """Error statuses (problem+json) the operation answers beyond those of its input."""
+    """Error statuses (problem+json) the operation answers beyond those of its input
+    (401 is added where the settings make the operation need an API key)."""
 
     def decorate(view):
         wrapper, op = _operation(view)

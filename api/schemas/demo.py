@@ -2,8 +2,10 @@
 
 from typing import Any
 
-from marshmallow import RAISE, Schema, fields
+from marshmallow import INCLUDE, RAISE, Schema, fields
 from werkzeug.exceptions import default_exceptions
+
+from api.schemas.fields import Upload
 
 _STR_LISTS: dict[str, Any] = {"keys": fields.String(), "values": fields.List(fields.String())}
 
@@ -25,7 +27,7 @@ class UserPath(Schema):
 
 
 class IndexPath(Schema):
-    index_id = fields.Integer(metadata={"description": "Exactly three digits (custom regex converter)"})
+    index_id = fields.String(metadata={"description": "Exactly three digits (custom regex converter)"})
 
 
 class DivideQuery(Schema):
@@ -46,6 +48,16 @@ class UserIdOut(Schema):
 
 class IndexIdOut(Schema):
     id = fields.Integer(required=True, metadata={"description": "The three digits, as an integer"})
+
+
+class EchoForm(Schema):
+    """Any form fields and files; two shown as examples."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    text = fields.String(metadata={"description": "A form field (any name works)", "example": "hello"})
+    file = Upload(metadata={"description": "A file (any field name works); only its size is echoed"})
 
 
 class EchoFile(Schema):

@@ -55,6 +55,10 @@ class QueryInteger(fields.Integer):
         return value
 
 
+class Upload(fields.Raw):
+    """A file in a multipart form (documented as a file; werkzeug parses it)."""
+
+
 class DelimitedList(fields.List):
     """A comma-separated list in one query parameter (``?age__in=1,2,3``)."""
 
