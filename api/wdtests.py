@@ -54,7 +54,7 @@ class WdtestList(Resource):
             dump=dump_page,
             page=query.pop("page"),
             per_page=query.pop("per_page"),
-            sort=query.pop("sort"),
+            sort=query.pop("sort", ()),  # absent: ordered by id
             filters=query,
         )
         headers = {**pagination_headers(page), "X-Cache": "HIT" if hit else "MISS"}

@@ -3,7 +3,7 @@
 import re
 
 from marshmallow import ValidationError, fields
-from marshmallow.validate import Regexp
+from marshmallow.validate import Range, Regexp
 
 _INTEGER = re.compile(r"-?[0-9]+")
 # The widest integer every backend can bind (SQLite's INTEGER is 64-bit signed).
@@ -44,15 +44,18 @@ class StrictInteger(fields.Integer):
 
 
 class QueryInteger(fields.Integer):
-    """An integer in a query string: ASCII digits only (``int()`` would take '1_0' or '١')."""
+    """An integer in a query string: ASCII digits only (``int()`` would take '1_0' or '١'),
+    within 64 bits (a validator, so the documents state the bounds)."""
+
+    def __init__(self, **kwargs):
+        validate = kwargs.pop("validate", None)
+        extra = [validate] if callable(validate) else list(validate or ())
+        super().__init__(validate=[Range(min=QUERY_INT_MIN, max=QUERY_INT_MAX), *extra], **kwargs)
 
     def _validated(self, value):
         if isinstance(value, str) and not _INTEGER.fullmatch(value):
             raise self.make_error("invalid", input=value)
-        value = super()._validated(value)
-        if not QUERY_INT_MIN <= value <= QUERY_INT_MAX:
-            raise ValidationError(f"Must be between {QUERY_INT_MIN} and {QUERY_INT_MAX}.")
-        return value
+        return super()._validated(value)
 
 
 class Upload(fields.Raw):

@@ -55,7 +55,8 @@ class WdtestUpdate(WdtestCreate):
 
 
 class WdtestPath(Schema):
-    wdtest_id = fields.String(metadata={"description": "The record id"})
+    # Ids outside the rule cannot exist: such a path answers 404.
+    wdtest_id = record_id("The record id")
 
 
 class WdtestOut(Schema):
@@ -64,8 +65,12 @@ class WdtestOut(Schema):
     id = fields.String(required=True, metadata={"example": "3"})
     name = fields.String(required=True, metadata={"example": "wade"})
     age = fields.Integer(required=True, allow_none=True, metadata={"example": 20})
-    created_at = fields.AwareDateTime(required=True, metadata={"description": "UTC, ISO 8601"})
-    updated_at = fields.AwareDateTime(required=True, metadata={"description": "UTC, ISO 8601"})
+    created_at = fields.AwareDateTime(
+        required=True, metadata={"description": "UTC, ISO 8601", "example": "2024-05-01T12:00:00+00:00"}
+    )
+    updated_at = fields.AwareDateTime(
+        required=True, metadata={"description": "UTC, ISO 8601", "example": "2024-05-02T08:30:00+00:00"}
+    )
     version = fields.Integer(
         required=True,
         metadata={"description": "1 when created, +1 on every change (the ETag)", "example": 1},
@@ -76,10 +81,10 @@ class WdtestPage(Schema):
     """One page of records."""
 
     items = fields.List(fields.Nested(WdtestOut), required=True)
-    page = fields.Integer(required=True)
-    per_page = fields.Integer(required=True)
-    pages = fields.Integer(required=True, metadata={"description": "Number of pages (0 if none)"})
-    total = fields.Integer(required=True, metadata={"description": "Records matching the filters"})
+    page = fields.Integer(required=True, metadata={"example": 1})
+    per_page = fields.Integer(required=True, metadata={"example": 20})
+    pages = fields.Integer(required=True, metadata={"description": "Number of pages (0 if none)", "example": 1})
+    total = fields.Integer(required=True, metadata={"description": "Records matching the filters", "example": 1})
 
 
 def _text_filter(description: str) -> Text:
@@ -109,7 +114,7 @@ class WdtestQuery(Schema):
     )
     sort = DelimitedList(
         fields.String(validate=OneOf(SORT_CHOICES)),
-        load_default=(),
+        validate=Length(min=1, max=LIST_MAX_ITEMS),
         metadata={
             "description": "Comma list of id, name, age; '-' prefix for descending "
             "(e.g. age,-id). Ties are ordered by id."
