@@ -30,12 +30,12 @@ from typing import Any
 from flask import Response
 from marshmallow import Schema
 
-from api.parsing import load_body, load_optional_body, load_query
+from api.parsing import check_path, load_body, load_optional_body, load_query
 
 OPERATION_ATTR = "__operation__"
 PATH_ATTR = "__path_schema__"
 # Added to the declared errors: what loading a query or a body can answer by itself.
-QUERY_ERRORS = frozenset({400})
+QUERY_ERRORS = PATH_ERRORS = frozenset({400})
 BODY_ERRORS = frozenset({400, 413, 415})  # invalid, too large, not JSON
 
 SchemaLike = Schema | type[Schema]
@@ -79,9 +79,16 @@ class Operation:
     arguments: dict[str, Callable[[], Any]] = field(default_factory=dict)
 
     @property
+    def path_checked(self) -> bool:
+        """Whether a path value can break a rule of the path schema (then it is a 400)."""
+        return self.path is not None and any(f.validators for f in self.path.fields.values())
+
+    @property
     def errors(self) -> list[int]:
         """Every error status: the declared ones and those input loading can answer."""
         codes = set(self.declared_errors)
+        if self.path_checked:
+            codes |= PATH_ERRORS
         if self.query is not None:
             codes |= QUERY_ERRORS
         if self.body is not None:
@@ -127,6 +134,8 @@ def _operation(view: Callable) -> tuple[Callable, Operation]:
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
+        if op.path is not None and op.path_checked:
+            check_path(op.path, kwargs)
         if op.query is not None:
             kwargs["query"] = load_query(op.query)
         if op.body is not None:
@@ -237,7 +246,8 @@ def around(wrap: Callable[[Callable], Callable]):
 
 def path(schema: SchemaLike):
     """Class decorator: ``schema``'s fields describe the route's path parameters, one per
-    URL variable (the URL converter does the parsing; ``api.openapi`` checks the names)."""
+    URL variable (the URL converter does the parsing; ``api.openapi`` checks the names);
+    their validators check each value (400)."""
 
     def decorate(resource):
         instance = schema_instance(schema)

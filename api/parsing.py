@@ -85,3 +85,11 @@ def load_query(schema: Schema) -> dict:
         return schema.load(args)
     except ValidationError as err:
         raise _invalid("query parameters", err) from None
+
+
+def check_path(schema: Schema, values: dict) -> None:
+    """Path values the URL converters passed, checked by ``schema``'s validators: a value
+    that breaks a documented rule is a 400, not a 404."""
+    messages = schema.validate({name: values[name] for name in schema.fields if name in values})
+    if messages:
+        raise _invalid("path parameters", ValidationError(messages))

@@ -24,6 +24,7 @@ from api.schemas.wdtests import (
     WdtestPage,
     WdtestPath,
     WdtestQuery,
+    WdtestReplace,
     WdtestUpdate,
     wdtest_out,
     wdtest_page,
@@ -87,7 +88,7 @@ class WdtestItem(Resource):
 
     @idempotent
     @returns(200, WdtestOut, "The replaced record", headers=ETAG_HEADER)
-    @body(WdtestCreate)
+    @body(WdtestReplace)
     @if_match
     @errors(404, 503)
     def put(self, wdtest_id, body, expected):

@@ -3,6 +3,7 @@
 from typing import Any
 
 from marshmallow import INCLUDE, RAISE, Schema, fields
+from marshmallow.validate import OneOf
 from werkzeug.exceptions import default_exceptions
 
 from api.schemas.fields import Upload
@@ -16,7 +17,8 @@ ABORT_CODES = sorted(code for code in default_exceptions if 400 <= code <= 599)
 
 class AbortPath(Schema):
     code = fields.Integer(
-        metadata={"description": f"An HTTP error status Werkzeug knows: {', '.join(map(str, ABORT_CODES))}"}
+        validate=OneOf(ABORT_CODES),
+        metadata={"description": f"An HTTP error status Werkzeug knows: {', '.join(map(str, ABORT_CODES))}"},
     )
 
 
@@ -27,7 +29,7 @@ class UserPath(Schema):
 
 
 class IndexPath(Schema):
-    index_id = fields.String(metadata={"description": "Exactly three digits (custom regex converter)"})
+    index_id = fields.Integer(metadata={"description": "Exactly three digits (custom regex converter)"})
 
 
 class DivideQuery(Schema):

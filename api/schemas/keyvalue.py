@@ -18,8 +18,11 @@ class KeyPut(Schema):
 
     value = Text(
         required=True,
-        metadata={"description": f"Any string, up to {VALUE_MAX_BYTES} bytes of UTF-8 (more: 413, a limit "
-            "in bytes that JSON Schema cannot state)", "example": "1233"},
+        metadata={
+            "description": f"Any string, up to {VALUE_MAX_BYTES} bytes of UTF-8 (more: 413, a limit "
+            "in bytes that JSON Schema cannot state)",
+            "example": "1233",
+        },
     )
     ttl = StrictInteger(
         allow_none=True,

@@ -76,7 +76,10 @@ class MessageAccepted(Schema):
     queue = fields.String(required=True, metadata={"example": "queuetest2"})
     message_id = fields.String(
         required=True,
-        metadata={"description": "The AMQP message-id property", "example": "8f14e45fceea167a5a36dedd4bea2543"},
+        metadata={
+            "description": "The AMQP message-id property",
+            "example": "8f14e45fceea167a5a36dedd4bea2543",
+        },
     )
 
 

@@ -25,15 +25,12 @@ def record_id(description: str = ID_RULE) -> fields.String:
 
 
 class WdtestCreate(Schema):
-    """A record as the client writes it (POST, and PUT which replaces name and age)."""
+    """A new record (POST)."""
 
     class Meta:
         unknown = RAISE
 
-    id = record_id(
-        f"{ID_RULE}; a UUID is generated when absent. "
-        "On PUT/PATCH it may be given but must equal the id in the path."
-    )
+    id = record_id(f"{ID_RULE}; a UUID is generated when absent.")
     name = Text(
         required=True,
         validate=Length(min=1, max=NAME_MAX_LENGTH),
@@ -47,7 +44,17 @@ class WdtestCreate(Schema):
     )
 
 
-class WdtestUpdate(WdtestCreate):
+class WdtestReplace(WdtestCreate):
+    """PUT: name and age; the id is the one in the path."""
+
+    # A schema cannot tie a body field to the path: readOnly tells generators to leave it out.
+    id = fields.String(
+        validate=VALID_ID,
+        metadata={"description": "May be sent, but must equal the id in the path", "readOnly": True},
+    )
+
+
+class WdtestUpdate(WdtestReplace):
     """PATCH: the same fields, each optional; absent fields keep their stored value."""
 
     def __init__(self, **kwargs):
@@ -83,8 +90,12 @@ class WdtestPage(Schema):
     items = fields.List(fields.Nested(WdtestOut), required=True)
     page = fields.Integer(required=True, metadata={"example": 1})
     per_page = fields.Integer(required=True, metadata={"example": 20})
-    pages = fields.Integer(required=True, metadata={"description": "Number of pages (0 if none)", "example": 1})
-    total = fields.Integer(required=True, metadata={"description": "Records matching the filters", "example": 1})
+    pages = fields.Integer(
+        required=True, metadata={"description": "Number of pages (0 if none)", "example": 1}
+    )
+    total = fields.Integer(
+        required=True, metadata={"description": "Records matching the filters", "example": 1}
+    )
 
 
 def _text_filter(description: str) -> Text:
@@ -147,6 +158,7 @@ class WdtestQuery(Schema):
 
 # Built once: schema instances are reused by every request.
 wdtest_create = WdtestCreate()
+wdtest_replace = WdtestReplace()
 wdtest_update = WdtestUpdate()
 wdtest_out = WdtestOut()
 wdtest_page = WdtestPage()

@@ -39,7 +39,7 @@ BODIES = {
     ("/rabbitmq/queues/{name}/messages/get", "post"): {},
 }
 QUERIES = {("/exceptions/divide", "get"): "a=1&b=2"}
-INVALID_PATH_VALUES = {"key": "k" * (KEY_MAX_LENGTH + 1), "name": "amq.reserved"}
+INVALID_PATH_VALUES = {"key": "k" * (KEY_MAX_LENGTH + 1), "name": "amq.reserved", "wdtest_id": "a b"}
 UNMATCHED_PATH_VALUES = {"index_id": "1234"}  # the regex converter refuses it: 404
 
 
