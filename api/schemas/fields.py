@@ -1,5 +1,6 @@
 """Custom marshmallow fields shared by the schemas."""
 
+import math
 import re
 
 from marshmallow import ValidationError, fields
@@ -32,7 +33,8 @@ class Text(fields.String):
 
 
 class StrictInteger(fields.Integer):
-    """A JSON integer: rejects strings, floats and booleans (``true`` is not 1)."""
+    """A JSON integer: rejects strings, fractions and booleans (``true`` is not 1). A number
+    with a zero fraction (``3.0``) is an integer, as JSON Schema (2020-12) says."""
 
     def __init__(self, **kwargs):
         super().__init__(strict=True, **kwargs)
@@ -40,6 +42,8 @@ class StrictInteger(fields.Integer):
     def _validated(self, value):
         if isinstance(value, bool):
             raise self.make_error("invalid", input=value)
+        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+            value = int(value)
         return super()._validated(value)
 
 
