@@ -90,9 +90,11 @@ def _spec(version: str, api: Api) -> tuple[APISpec, MarshmallowPlugin]:
         plugins=[plugin],
         info={"description": api.description},
     )
-    plugin.converter.add_parameter_attribute_function(_list_style)
-    plugin.converter.add_attribute_function(_dict_size)
-    plugin.converter.add_attribute_function(_upload)
+    converter = plugin.converter
+    assert converter is not None  # set by APISpec(plugins=...)
+    converter.add_parameter_attribute_function(_list_style)
+    converter.add_attribute_function(_dict_size)
+    converter.add_attribute_function(_upload)
     return spec, plugin
 
 
@@ -125,6 +127,7 @@ def problem_example(code: int, path: str) -> dict:
 
 
 def _parameters(spec: APISpec, plugin: MarshmallowPlugin, schema: Schema, location: str) -> list[dict]:
+    assert plugin.converter is not None
     params = plugin.converter.schema2parameters(schema, location=location)
     if _v2(spec):
         for p in params:
