@@ -3,8 +3,8 @@
 from flask import Flask, current_app
 from flask_restx import Api
 
-from api import docs
 from api.demo import demo_ns, exceptions_ns
+from api.docs import bp as docs_bp
 from api.keyvalue import ns as keyvalue_ns
 from api.openapi import OPENAPI_3, SWAGGER_2, build
 from api.rabbitmq import ns as rabbitmq_ns
@@ -48,6 +48,6 @@ def init_api(app: Flask) -> Api:
         api.add_namespace(ns)
     api.init_app(app)
     app.add_url_rule(OPENAPI_PATH, "openapi_document", lambda: api.document(OPENAPI_3))
-    app.register_blueprint(docs.bp)
+    app.register_blueprint(docs_bp)
     app.extensions["wdapi.api"] = api
     return api

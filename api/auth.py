@@ -8,28 +8,17 @@ import logging
 from flask import Flask, current_app, g, request
 
 from api import API_PREFIX
+from api.access import API_KEY_HEADER, auth_applies
 from api.errors import problem
 
 log = logging.getLogger(__name__)
 
-API_KEY_HEADER = "X-API-Key"
 SPEC_PATHS = (f"{API_PREFIX}/swagger.json", f"{API_PREFIX}/openapi.json")
-READ_METHODS = {"GET", "HEAD"}
 
 
 def register_auth(app: Flask) -> None:
     """Runs after the request hooks' id and path check (``api.hooks``)."""
     app.before_request(require_api_key)
-
-
-def auth_applies(config, method: str) -> bool:
-    """Whether an operation with this method needs a key under these settings (the
-    documents mark the same operations with the padlock and 401)."""
-    if not config["API_KEYS"] or config["API_AUTH_DISABLED"]:
-        return False
-    if method == "OPTIONS":
-        return False  # CORS preflights never carry credentials
-    return method not in READ_METHODS or config["API_READ_AUTH"]
 
 
 def needs_api_key() -> bool:

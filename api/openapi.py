@@ -22,6 +22,7 @@ from flask_restx.utils import camel_to_dash
 from marshmallow import Schema, fields
 from werkzeug.routing.rules import parse_converter_args
 
+from api.access import API_KEY_HEADER, auth_applies
 from api.converters import RegexConverter
 from api.errors import PROBLEM_MIMETYPE
 from api.operations import PATH_ATTR, Operation, operations, schema_name
@@ -230,8 +231,6 @@ def _operation(spec, plugin, app: Flask, path: str, method: str, resource, view,
     }
     if description.strip():
         doc["description"] = description.strip()
-    from api.auth import auth_applies  # api.auth imports api (the prefix)
-
     needs_key = auth_applies(app.config, method.upper())
     codes = sorted(set(op.errors) | ({401} if needs_key else set()))
     parameters = _parameters(spec, plugin, op.query, "query") if op.query is not None else []
@@ -269,8 +268,6 @@ def build(app: Flask, api: Api, version: str) -> dict:
         spec.options.update(basePath=api.prefix, consumes=[JSON], produces=[JSON])
     else:
         spec.options["servers"] = [{"url": api.prefix}]
-    from api.auth import API_KEY_HEADER
-
     spec.components.security_scheme("apikey", {"type": "apiKey", "in": "header", "name": API_KEY_HEADER})
     spec.components.schema("Problem", schema=Problem)
     for ns in api.namespaces:
