@@ -4,10 +4,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 BIND   ?= 127.0.0.1:8000
 SPEC   ?= swagger.json
+OPENAPI ?= openapi.json
 export FLASK_APP := run
 SUDO   := $(shell test "$$(id -u)" = 0 || echo sudo)
 
-.PHONY: install nginx run serve migrate test test-unit test-services test-api test-e2e test-faults lint format swagger bench clean
+.PHONY: install nginx run serve migrate test test-unit test-services test-api test-e2e test-faults lint format swagger bench bench-install bench-profile bench-amqp clean
 
 $(VENV)/.installed: requirements.lock requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,13 +58,24 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-swagger: install ## export the spec to $(SPEC)
-	$(BIN)/python -m swagger_export -o $(SPEC)
+swagger: install ## export Swagger 2.0 to $(SPEC) and OpenAPI 3.1 to $(OPENAPI)
+	$(BIN)/python -m swagger_export -o $(SPEC) --openapi $(OPENAPI)
 
-BENCHES := bench.hot_path bench.redis_cache bench.amqp_publish
+$(VENV)/.bench-installed: $(VENV)/.installed bench/requirements.lock
+	$(BIN)/python -m pip install -q -r bench/requirements.lock
+	touch $@
 
-bench: install ## the benchmarks under bench/, one after another (loopback only, bounded)
-	@for script in $(BENCHES); do echo "== $$script"; $(BIN)/python -m $$script || exit 1; done
+bench-install: $(VENV)/.bench-installed ## benchmark tools: bench/requirements.lock into .venv, wrk from apt
+	@command -v wrk >/dev/null || { echo "installing wrk (apt-get)"; $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk; }
+
+bench: bench-install ## the project vs bare Flask and FastAPI under wrk (BENCH_QUICK=1: < 3 min); bench/README.md
+	$(BIN)/python -m bench.run
+
+bench-profile: bench-install ## py-spy profiles of the project's workers under load (bench/README.md)
+	$(BIN)/python -m bench.profile
+
+bench-amqp: install ## publish rate with confirms, and the outbox relay, against the local RabbitMQ
+	$(BIN)/python -m bench.amqp_publish
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

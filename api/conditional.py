@@ -63,7 +63,7 @@ def _expected_revisions() -> list[str] | None:
             raise PreconditionRequired("This server requires If-Match with the record's ETag on writes.")
         return None
     if request.if_match.star_tag:
-        return None  # "*": any current representation
+        return [wdtests.ANY_REVISION]  # "*": any current representation, 412 when there is none
     return sorted(request.if_match.as_set(include_weak=False))
 
 

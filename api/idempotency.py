@@ -36,10 +36,16 @@ def _replay_or_run(view):
             replay.headers[REPLAYED] = "true"
             return replay
         try:
-            response = _response(view(*args, **kwargs))
+            try:
+                response = _response(view(*args, **kwargs))
+            except Exception as error:  # a 4xx is an outcome to replay too: render it now
+                response = current_app.make_response(current_app.handle_user_exception(error))
         except BaseException:
-            idempotency.release(claim=outcome)  # it failed before any write: a retry may run
+            idempotency.release(claim=outcome)
             raise
+        if response.status_code >= 500:
+            idempotency.release(claim=outcome)  # nothing was written: a retry may run
+            return response
         kept = {name: response.headers[name] for name in KEPT_HEADERS if name in response.headers}
         idempotency.complete(
             claim=outcome, status=response.status_code, headers=kept, body=response.get_data()

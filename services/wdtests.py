@@ -135,11 +135,15 @@ def _revision_of(record) -> str:
     return revision(wdtest_id=record.id, version=record.version, created_at=record.created_at)
 
 
+# If-Match: * -- any revision of a record that exists (RFC 9110 13.1.1).
+ANY_REVISION = "*"
+
+
 def _lock(wdtest_id: str, expected: Collection[str] | None) -> Wdtest:
     """The record, locked until the commit: ``SELECT ... FOR UPDATE`` on MySQL/MariaDB,
     the database write lock on SQLite (which has no row locks). Starts the transaction,
-    so everything read here is current. ``expected``: the revisions the record must be at.
-    Raises NotFound, PreconditionFailed."""
+    so everything read here is current. ``expected``: the revisions the record must be at
+    (``ANY_REVISION`` in it: any, as long as the record exists). Raises NotFound, PreconditionFailed."""
     if db.session.get_bind().dialect.name == "sqlite":
         db.session.rollback()  # nothing may be pending before BEGIN
         db.session.execute(text("BEGIN IMMEDIATE"))  # waits for the other writers (busy timeout)
@@ -150,7 +154,7 @@ def _lock(wdtest_id: str, expected: Collection[str] | None) -> Wdtest:
         if expected is not None:
             raise PreconditionFailed(f"No wdtest with id {wdtest_id!r}: the precondition does not hold.")
         raise NotFound(f"No wdtest with id {wdtest_id!r}.")
-    if expected is not None and _revision_of(record) not in expected:
+    if expected is not None and ANY_REVISION not in expected and _revision_of(record) not in expected:
         current = record.version
         db.session.rollback()
         raise PreconditionFailed(

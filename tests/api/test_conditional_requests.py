@@ -3,9 +3,12 @@
 import pytest
 
 from extensions import db
+from factory import create_app
 from services import outbox
+from tests.helpers.apps import config_for
 from tests.helpers.ports import dead_port
 from tests.helpers.problems import assert_problem
+from tests.helpers.redis_support import redis_test_prefix
 from tests.helpers.threads import together
 
 URL = "/api/v1/wdtests"
@@ -67,6 +70,7 @@ def test_if_match_guards_put_patch_delete(client, created):
     assert client.delete(f"{URL}/e", headers={"If-Match": put.headers["ETag"]}).status_code == 412
     assert client.delete(f"{URL}/e", headers={"If-Match": "*"}).status_code == 204
     assert_problem(client.patch(f"{URL}/e", json={"age": 1}, headers={"If-Match": second}), 412)
+    assert_problem(client.patch(f"{URL}/e", json={"age": 1}, headers={"If-Match": "*"}), 412)  # none exists
 
 
 @pytest.mark.parametrize("app_config", [{"REQUIRE_IF_MATCH": True}], indirect=True)
@@ -118,11 +122,27 @@ def test_bad_idempotency_keys_are_400(client, key):
     assert client.get(URL).get_json()["total"] == 0
 
 
-def test_a_failed_first_request_can_be_retried(client):
+def test_a_4xx_outcome_is_replayed_too(client):
     headers = {"Idempotency-Key": "retry-me"}
     assert_problem(client.patch(f"{URL}/missing", json={"age": 1}, headers=headers), 404)
     client.post(URL, json={"id": "missing", "name": "now"})
-    assert client.patch(f"{URL}/missing", json={"age": 1}, headers=headers).status_code == 200
+    retry = client.patch(f"{URL}/missing", json={"age": 1}, headers=headers)
+    assert_problem(retry, 404)
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert client.get(f"{URL}/missing").get_json()["age"] is None  # the retry wrote nothing
+    fresh = client.patch(f"{URL}/missing", json={"age": 1}, headers={"Idempotency-Key": "new"})
+    assert fresh.status_code == 200
+
+
+def test_a_5xx_outcome_frees_the_key(make_app):
+    prefix = redis_test_prefix()  # one idempotency store for both apps
+    dead_database = config_for("sqlite:////nonexistent-dir/wdapi.sqlite3", REDIS_KEY_PREFIX=prefix)
+    down = create_app(dead_database).test_client()  # nothing to clean up: it can store nothing
+    up = make_app(REDIS_KEY_PREFIX=prefix).test_client()
+    headers = {"Idempotency-Key": "outage"}
+    assert_problem(down.post(URL, json={"id": "o", "name": "x"}, headers=headers), 503)
+    retry = up.post(URL, json={"id": "o", "name": "x"}, headers=headers)
+    assert retry.status_code == 201 and "Idempotent-Replayed" not in retry.headers
 
 
 def test_concurrent_retries_write_once(app, client):

@@ -1,0 +1,1 @@
+"""Benchmarks: ``make bench`` runs ``python -m bench.run`` (see bench/README.md)."""
