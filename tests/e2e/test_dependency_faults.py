@@ -29,12 +29,13 @@ BOUND = 6.0  # seconds no request may take, whatever is down (generous: the mach
 FAIL_FAST_BOUND = 1.5
 SETTLE = 4.0  # seconds after the fault starts: the first timeouts are seen, the breaker is open
 # /healthz (the aim is 100 ms; generous for a shared 2-core machine). At the fault's start a
-# worker's last thread may wait for a connection slot until the first pre-ping times out
-# (DB_FAIL_FAST, 1 s): the slots never refuse a database not yet known to be failing. So at
-# most one slow probe per worker (2), and none near a hang.
+# worker's last thread may wait for a connection slot until the database is known to be
+# failing: a pre-ping times out (DB_FAIL_FAST, 1 s) or an in-flight query does
+# (DB_READ_TIMEOUT, 3 s); the slots never refuse a database not yet known to be failing.
+# So at most one slow probe per worker (2), and none near the 5 s of a liveness probe.
 HEALTHZ_BOUND = 0.5
 HEALTHZ_SLOW_PROBES = 2
-HEALTHZ_MAX_BOUND = 2.0
+HEALTHZ_MAX_BOUND = 4.5
 
 
 @dataclass
