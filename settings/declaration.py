@@ -118,7 +118,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DB_POOL_PRE_PING", "flag", True, "test a connection before use"),
     Setting("DB_CONNECT_TIMEOUT", "int", 1, "MySQL connect timeout in seconds", validate=_min(1)),
     Setting("DB_READ_TIMEOUT", "int", 3, "MySQL read/write timeout in seconds", validate=_min(1)),
-    Setting("DB_FAIL_FAST", "float", 1.0, "seconds a checkout may take: pre-ping timeout; stuck this long: failing",
+    Setting("DB_FAIL_FAST", "float", 1.0, "checkout bound: pre-ping timeout; stuck longer: failing",
             validate=_above(0)),
     Setting("DB_BREAKER_THRESHOLD", "int", 2, "consecutive connection failures that open the breaker",
             validate=_min(1)),
