@@ -15,6 +15,7 @@ from api.health import register_health
 from api.hooks import register_request_hooks
 from api.middleware import init_cors, init_proxy_fix
 from api.parsing import APIRequest
+from api.ratelimit import init_rate_limits
 from api.responses import RESTX_JSON, JSONProvider, JSONResponse
 from commands import register_commands
 from extensions import amqp, db, migrate, redis_store
@@ -35,6 +36,7 @@ def create_app(config: str | type | Mapping | None = None) -> Flask:
     register_extensions(app)
     register_error_handlers(app)
     register_request_hooks(app)
+    init_rate_limits(app)
     register_auth(app)
     init_cors(app)
     init_proxy_fix(app)

@@ -17,3 +17,8 @@ def auth_applies(config: Mapping[str, Any], method: str) -> bool:
     if method == "OPTIONS":
         return False  # CORS preflights never carry credentials
     return method not in READ_METHODS or config["API_READ_AUTH"]
+
+
+def rate_limit_applies(config: Mapping[str, Any]) -> bool:
+    """Whether the operations under /api/v1 are rate limited (429) under these settings."""
+    return bool(config["RATELIMIT_ENABLED"] and config["RATELIMIT_APPLICATION"])
