@@ -158,7 +158,7 @@ SETTINGS: tuple[Setting, ...] = (
             validate=Range(0, 30, min_inclusive=False)),
     Setting("CORS_ORIGINS", "names", (), "browser origins allowed to call /api/v1"),
     Setting("RATELIMIT_ENABLED", "flag", True, "limit /api/v1 requests per API key, else per address"),
-    Setting("RATELIMIT_APPLICATION", "str", "600 per minute", "each caller's budget, shared by all operations",
+    Setting("RATELIMIT_APPLICATION", "str", "600 per minute", "each caller's budget across /api/v1",
             validate=_rate_limits),
     Setting("TRUSTED_PROXIES", "int", 0, "proxy hops whose X-Forwarded-* are believed", validate=_min(0)),
     # Concurrency; README "Concurrency, versions and conditional requests".
