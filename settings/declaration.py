@@ -206,6 +206,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("GUNICORN_LIMIT_REQUEST_FIELD_SIZE", "int", 8190, "largest header field", validate=_min(0)),
     Setting("GUNICORN_PIDFILE", "optional", None, "pid file"),
     Setting("GUNICORN_CONTROL_SOCKET", "optional", None, "gunicornc's socket: a path, or off"),
+    Setting("PROMETHEUS_MULTIPROC_DIR", "optional", None,
+            "metrics files shared by gunicorn's workers and the relay; unset: a temporary one"),
     Setting("GUNICORN_ACCESSLOG", "flag", True, "access lines on or off"),
 )  # fmt: skip
 
