@@ -53,5 +53,5 @@ def test_counts_from_both_workers_add_up(server):
     labels = {"endpoint": "slow", "method": "GET", "status": "200"}
     assert sample(text, "wdapi_requests_total", **labels) == REQUESTS
     assert sample(text, "wdapi_request_duration_seconds_count", **labels) == REQUESTS
-    assert sample(text, "wdapi_request_duration_seconds_bucket", le="0.025", **labels) == 0  # each slept 0.05 s
+    assert sample(text, "wdapi_request_duration_seconds_bucket", le="0.025", **labels) == 0  # slept 0.05
     assert "wdapi_db_pool_connections_in_use" in text
