@@ -1,5 +1,6 @@
-"""Which operations need an API key under the settings: one rule for the auth hook
-(``api.auth``) and for the documents' padlocks and 401s (``api.openapi``)."""
+"""Which operations need an API key, and whether they are rate limited, under the settings:
+one rule each for the hooks (``api.auth``, ``api.ratelimit``) and for the documents'
+padlocks, 401s and 429s (``api.openapi``)."""
 
 from __future__ import annotations
 
