@@ -166,6 +166,11 @@ def on_starting(server):
             stale.unlink(missing_ok=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
     server.wdapi_metrics_tmp = None if _metrics_dir else path
+    # Imported now, with the variable set: workers inherit multiprocess mode, and child_exit
+    # does not pay the import while a replacement worker waits.
+    from prometheus_client import multiprocess
+
+    server.wdapi_mark_dead = multiprocess.mark_process_dead
 
 
 def _alive(pid: int) -> bool:
@@ -179,9 +184,7 @@ def _alive(pid: int) -> bool:
 
 
 def child_exit(server, worker):
-    from prometheus_client import multiprocess
-
-    multiprocess.mark_process_dead(worker.pid)  # its live gauges leave the sums
+    server.wdapi_mark_dead(worker.pid)  # its live gauges leave the sums
 
 
 def on_exit(server):
