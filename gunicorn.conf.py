@@ -25,6 +25,9 @@ backlog = _settings["GUNICORN_BACKLOG"]
 workers = _settings["WEB_CONCURRENCY"] or multiprocessing.cpu_count() * 2 + 1
 worker_class = _settings["GUNICORN_WORKER_CLASS"]
 threads = _settings["GUNICORN_THREADS"]
+if not _settings["DB_CONNECTION_SLOTS"] and threads > 1:
+    # One thread per worker never waits for the database: /healthz answers during a partition.
+    os.environ["DB_CONNECTION_SLOTS"] = str(threads - 1)
 # Recycle workers now and then (0 = never); the jitter keeps them from restarting together.
 max_requests = _settings["GUNICORN_MAX_REQUESTS"]
 max_requests_jitter = _settings["GUNICORN_MAX_REQUESTS_JITTER"]
