@@ -9,6 +9,7 @@ from flask import Blueprint, Flask, Response, g, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from extensions import db, metrics
+from extensions.database import STATE_CODES
 from services import outbox
 from services.errors import DomainError
 
@@ -47,4 +48,7 @@ def _observe(response):
     pool = db.engine.pool
     if hasattr(pool, "checkedout"):  # QueuePool; SQLite's in-memory pools keep no count
         metrics.DB_POOL_IN_USE.set(pool.checkedout())
+    breaker = db.breaker
+    if breaker is not None:
+        metrics.DB_BREAKER.set(STATE_CODES[breaker.state])
     return response

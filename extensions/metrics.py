@@ -35,6 +35,11 @@ DB_POOL_IN_USE = Gauge(
     "Database connections checked out of this process's pool (at its last response)",
     multiprocess_mode="livesum",
 )
+DB_BREAKER = Gauge(
+    "wdapi_db_breaker_state",
+    "Database circuit breaker, worst over live workers: 0 closed, 1 half-open, 2 open",
+    multiprocess_mode="livemax",
+)
 CACHE = Counter("wdapi_cache_lookups", "Record cache lookups", ["result"])  # hit / miss
 RELAY_PUBLISHED = Counter("wdapi_outbox_relay_published", "Events the relay published")
 RELAY_FAILED = Counter("wdapi_outbox_relay_failures", "Relay attempts that failed (broker or database)")

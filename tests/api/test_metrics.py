@@ -37,4 +37,5 @@ def test_requests_cache_and_outbox_are_exposed_without_a_key(make_app):
     assert delta("wdapi_cache_lookups_total", result="miss") == 1
     assert after[("wdapi_outbox_pending", ())] == 1  # the create's event; no relay runs here
     assert after[("wdapi_outbox_oldest_pending_age_seconds", ())] >= 0
+    assert after[("wdapi_db_breaker_state", ())] == 0  # closed
     assert "RateLimit-Limit" not in http.get("/metrics").headers  # not limited
