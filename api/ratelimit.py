@@ -3,7 +3,7 @@
 The caller is its API key when it sends a valid one, else its address (``request.remote_addr``,
 already corrected by ProxyFix for ``TRUSTED_PROXIES``). Health, docs, both documents and
 /metrics are outside the limits. A breach is a 429 problem+json (``api.errors``) with
-``Retry-After``; every limited response carries ``RateLimit-Limit``/``-Remaining``/``-Reset``.
+``Retry-After`` and ``RateLimit-Limit``/``-Remaining``/``-Reset``.
 When Redis fails, counting falls back to this process's memory (one warning per outage) and
 the storage is probed again now and then: requests keep passing.
 """
@@ -79,6 +79,10 @@ def exempt() -> bool:
 
 
 def add_rate_limit_headers(response):
+    # Only a 429 says where the caller stands: reading the window costs two more Redis round
+    # trips, which every request would pay otherwise.
+    if response.status_code != 429:
+        return response
     limit = current_app.extensions[EXTENSION].current_limit
     if limit is None:
         return response  # exempt, or the storage failed before counting
@@ -88,6 +92,5 @@ def add_rate_limit_headers(response):
     except Exception:  # the storage failed after counting: the request passes without headers
         return response
     response.headers.update(zip(LIMIT_HEADERS, map(str, values), strict=True))
-    if response.status_code == 429:
-        response.headers["Retry-After"] = str(max(1, reset))
+    response.headers["Retry-After"] = str(max(1, reset))
     return response

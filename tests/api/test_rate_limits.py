@@ -44,10 +44,7 @@ def test_the_budget_spent_answers_429_problem_with_headers(limited):
     http = limited()
     first = http.get(OPERATION)
     assert first.status_code == 200
-    assert first.headers["RateLimit-Limit"] == str(LIMIT)
-    assert first.headers["RateLimit-Remaining"] == str(LIMIT - 1)
-    assert 0 < int(first.headers["RateLimit-Reset"]) <= 60
-    assert "Retry-After" not in first.headers
+    assert "RateLimit-Limit" not in first.headers and "Retry-After" not in first.headers
     assert spend(http)[:-1] == [200] * (LIMIT - 1)
     response = http.get(OPERATION)
     body = assert_problem(response, 429)
@@ -55,6 +52,7 @@ def test_the_budget_spent_answers_429_problem_with_headers(limited):
     assert 1 <= int(response.headers["Retry-After"]) <= 60
     assert response.headers["RateLimit-Remaining"] == "0"
     assert response.headers["RateLimit-Limit"] == str(LIMIT)
+    assert 0 < int(response.headers["RateLimit-Reset"]) <= 60
 
 
 def test_each_api_key_and_each_address_has_its_own_budget(limited):
@@ -78,13 +76,11 @@ def test_health_docs_and_documents_are_not_limited(limited):
     for path in EXEMPT:
         response = http.get(path)
         assert response.status_code in (200, 503), path  # /readyz may be 503 without its dependencies
-        assert "RateLimit-Limit" not in response.headers, path
 
 
 def test_off_when_disabled(limited):
     http = limited(RATELIMIT_ENABLED=False)
     assert [http.get(OPERATION).status_code for _ in range(LIMIT + 2)] == [200] * (LIMIT + 2)
-    assert "RateLimit-Limit" not in http.get(OPERATION).headers
 
 
 def test_requests_pass_promptly_with_one_warning_when_redis_is_down(limited, caplog):
