@@ -36,7 +36,7 @@ nginx: ## nginx for the live tier (tests/e2e): the Debian package, when missing
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nginx; }
 
 test: install nginx ## the test suite, every tier (TEST_DATABASE_URL adds MariaDB/MySQL); fault tests bounded
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not long_fault" $(PYTEST_ARGS)
 
 # One tier each: the directory is the tier (README "Tests").
 test-unit test-services test-api: test-%: install

@@ -121,6 +121,7 @@ def test_a_dependency_fault_under_load(rig, dependency, mode, fault_seconds, mys
     assert wait_for(all_events, 20), f"{len(created - seen)} created records have no event"
 
 
+@pytest.mark.long_fault
 def test_healthz_answers_while_a_black_holed_database_holds_the_threads(rig, fault_seconds, figures):
     # More clients than the 8 threads (2 workers x 4), all on the database.
     load = Load(rig.app.port, write_plan(f"hz-{uuid.uuid4().hex[:6]}"), threads=16).start()

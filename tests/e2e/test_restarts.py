@@ -22,6 +22,7 @@ def ok(status) -> bool:
     return status is not None and 200 <= status < 300
 
 
+@pytest.mark.long_fault
 def test_rolling_restart_behind_nginx_fails_no_request(tmp_path, mysql_e2e_url, service_env, figures):
     env = production_env(mysql_e2e_url, GUNICORN_DRAIN_DELAY="5", **service_env)
     apps = [Gunicorn(tmp_path / f"app{i}", env).start() for i in range(2)]
