@@ -35,6 +35,12 @@ limit_request_line = _settings["GUNICORN_LIMIT_REQUEST_LINE"]
 limit_request_fields = _settings["GUNICORN_LIMIT_REQUEST_FIELDS"]
 limit_request_field_size = _settings["GUNICORN_LIMIT_REQUEST_FIELD_SIZE"]
 pidfile = _settings["GUNICORN_PIDFILE"]
+# Proxies are the app's business (TRUSTED_PROXIES, werkzeug's ProxyFix): gunicorn honours no
+# forwarded or scheme header from any peer, so its per-request trusted-peer check (an
+# ipaddress parse of the peer) reduces to the constant "*".
+secure_scheme_headers: dict[str, str] = {}
+forwarder_headers: list[str] = []
+forwarded_allow_ips = "*"
 # gunicornc's control socket: a path, "off", or gunicorn's default under $HOME.
 _control = _settings["GUNICORN_CONTROL_SOCKET"]
 if _control and _control.lower() == "off":
