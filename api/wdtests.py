@@ -32,8 +32,11 @@ from services import wdtests
 
 ns = Namespace("wdtests", description="Wdtest records (id, name, age)", path="/wdtests")
 LIST_HEADERS = {
-    "X-Total-Count": {"type": "integer", "description": "Records matching the filters"},
-    "Link": {"type": "string", "description": "RFC 8288 links: first, prev, next, last"},
+    "X-Total-Count": {
+        "type": "integer",
+        "description": "Records matching the filters (not with include_total=false)",
+    },
+    "Link": {"type": "string", "description": "RFC 8288 links: first, prev, next, last (as far as known)"},
 }
 CACHE_HEADERS = {"X-Cache": {"type": "string", "enum": ["HIT", "MISS"], "description": "Served from Redis?"}}
 # Built once: a cache hit sends these bytes back without touching marshmallow.
@@ -55,6 +58,8 @@ class WdtestList(Resource):
             page=query.pop("page"),
             per_page=query.pop("per_page"),
             sort=query.pop("sort"),
+            include_total=query.pop("include_total"),
+            after=query.pop("after", None),
             filters=query,
         )
         headers = {**pagination_headers(page), "X-Cache": "HIT" if hit else "MISS"}

@@ -37,7 +37,7 @@ def test_unknown_fields_are_rejected():
 
 
 def test_query_defaults():
-    assert wdtest_query.load({}) == {"page": 1, "per_page": 20, "sort": ()}
+    assert wdtest_query.load({}) == {"page": 1, "per_page": 20, "sort": (), "include_total": True}
 
 
 def test_query_types_values():
