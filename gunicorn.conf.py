@@ -39,7 +39,7 @@ pidfile = _settings["GUNICORN_PIDFILE"]
 # forwarded or scheme header from any peer, so its per-request trusted-peer check (an
 # ipaddress parse of the peer) reduces to the constant "*".
 secure_scheme_headers: dict[str, str] = {}
-forwarder_headers: list[str] = []
+forwarder_headers = ""  # none
 forwarded_allow_ips = "*"
 # gunicornc's control socket: a path, "off", or gunicorn's default under $HOME.
 _control = _settings["GUNICORN_CONTROL_SOCKET"]
