@@ -27,12 +27,12 @@ class Render(Protocol):
     def __call__(self, record: Any, /) -> bytes: ...
 
 
-class DumpPage(Protocol):
-    """Dumps a page to a JSON-able dict; ``version`` names the format."""
+class RenderPage(Protocol):
+    """Renders a page to response bytes; ``version`` names the format."""
 
     version: str
 
-    def __call__(self, page: Page, /) -> dict: ...
+    def __call__(self, page: Page, /) -> bytes: ...
 
 
 CACHE_KIND = "wdtest"
@@ -171,14 +171,13 @@ def get_all(
     return Page(items, None if after is not None else page, per_page, total, next_after)
 
 
-def get_all_cached(*, dump: DumpPage, **query: Any) -> tuple[dict, bool]:
-    """``dump(get_all(**query))``, read through the cache; (page, hit)."""
+def get_all_cached(*, render: RenderPage, **query: Any) -> tuple[bytes, bool]:
+    """``render(get_all(**query))``, read through the cache; (body, hit)."""
     canonical = json.dumps(query, sort_keys=True, separators=(",", ":"))
     ident = hashlib.sha256(canonical.encode()).hexdigest()
-    body, hit = cache.read_through(
-        LIST_CACHE_KIND, ident, lambda: json.dumps(dump(get_all(**query))).encode(), fmt=dump, shared=True
+    return cache.read_through(
+        LIST_CACHE_KIND, ident, lambda: render(get_all(**query)), fmt=render, shared=True
     )
-    return json.loads(body), hit
 
 
 def snapshot(record: Wdtest) -> SimpleNamespace:

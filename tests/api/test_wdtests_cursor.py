@@ -57,7 +57,15 @@ def test_cursor_walks_every_record_once(people):
     assert set(rels) == {"first", "next"}
     assert parse_qs(urlsplit(rels["next"]).query)["after"] == [body["next_cursor"]]
     assert "after" not in parse_qs(urlsplit(rels["first"]).query)
-    assert walk(people, f"{URL}?per_page=2&after={first['next_cursor']}") == ["3", "4", "5", "6", "7", "8", "9"]
+    assert walk(people, f"{URL}?per_page=2&after={first['next_cursor']}") == [
+        "3",
+        "4",
+        "5",
+        "6",
+        "7",
+        "8",
+        "9",
+    ]
 
 
 @pytest.mark.parametrize(
