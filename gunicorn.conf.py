@@ -57,6 +57,7 @@ preload_app = False
 # The access line's request id is the response's X-Request-ID (settings.logs.RequestIdFilter).
 loglevel = _settings["LOG_LEVEL"].lower()
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(f)s" "%(a)s"'
+logger_class = "settings.logs.GunicornLogger"  # builds only the atoms this format uses
 _handlers = {"stderr": {"()": "settings.logs.make_handler", "log_format": _settings["LOG_FORMAT"]}}
 if _settings["LOG_FILE"]:
     _handlers["file"] = {
