@@ -160,13 +160,14 @@ def get_all(
             detail = "The cursor belongs to another sort order."
             raise InvalidInput(detail, {"after": [detail]})
         query = query.where(_after(order, key))
-    # One more row than the page: whether a next page exists, without counting.
-    rows = db.session.execute(query).all()
+    # As get(): a connection of its own. Its one transaction gives the page and the count the
+    # same snapshot. One more row than the page tells whether a next page exists.
+    with db.engine.connect() as conn:
+        rows = conn.execute(query).all()
+        total = None
+        if include_total:
+            total = conn.execute(select(func.count()).select_from(TABLE).where(*matching)).scalar_one()
     items = rows[:per_page]
-    total = None
-    if include_total:
-        count = select(func.count()).select_from(TABLE).where(*matching)
-        total = db.session.execute(count).scalar_one()
     next_after = None
     if len(rows) > per_page:
         last = items[-1]
