@@ -26,6 +26,7 @@ from api.schemas.wdtests import (
     WdtestPage,
     WdtestPath,
     WdtestQuery,
+    WdtestReplace,
     WdtestUpdate,
     wdtest_out,
     wdtest_page,
@@ -59,7 +60,7 @@ class WdtestList(Resource):
             render=render_page,
             page=query.pop("page"),
             per_page=query.pop("per_page"),
-            sort=query.pop("sort"),
+            sort=query.pop("sort", ()),  # absent: ordered by id
             include_total=query.pop("include_total"),
             after=query.pop("after", None),
             filters=query,
@@ -70,7 +71,7 @@ class WdtestList(Resource):
     @idempotent
     @returns(201, WdtestOut, "Created", headers={"Location": {"type": "string"}, **ETAG_HEADER})
     @body(WdtestCreate)
-    @errors(401, 409, 503)
+    @errors(409, 503)
     def post(self, body):
         """Create a record; the id is generated when absent."""
         record = wdtests.create(data=body)
@@ -94,9 +95,9 @@ class WdtestItem(Resource):
 
     @idempotent
     @returns(200, WdtestOut, "The replaced record", headers=ETAG_HEADER)
-    @body(WdtestCreate)
+    @body(WdtestReplace)
     @if_match
-    @errors(401, 404, 503)
+    @errors(404, 503)
     def put(self, wdtest_id, body, expected):
         """Replace name and age (an absent age becomes null)."""
         record = wdtests.update(wdtest_id=wdtest_id, changes=body, expected=expected)
@@ -106,7 +107,7 @@ class WdtestItem(Resource):
     @returns(200, WdtestOut, "The updated record", headers=ETAG_HEADER)
     @body(WdtestUpdate)
     @if_match
-    @errors(401, 404, 503)
+    @errors(404, 503)
     def patch(self, wdtest_id, body, expected):
         """Change some fields; absent fields keep their value."""
         record = wdtests.update(wdtest_id=wdtest_id, changes=body, expected=expected)
@@ -115,7 +116,7 @@ class WdtestItem(Resource):
     @idempotent
     @returns(204, description="Deleted")
     @if_match
-    @errors(401, 404, 503)
+    @errors(404, 503)
     def delete(self, wdtest_id, expected):
         """Delete a record."""
         wdtests.delete(wdtest_id=wdtest_id, expected=expected)
