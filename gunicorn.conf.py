@@ -6,6 +6,7 @@ maps every setting to the tutorial's list of gunicorn options.
 
 import mmap
 import multiprocessing
+import os
 import select
 import signal
 import time
@@ -23,6 +24,9 @@ backlog = _settings["GUNICORN_BACKLOG"]
 workers = _settings["WEB_CONCURRENCY"] or multiprocessing.cpu_count()
 worker_class = _settings["GUNICORN_WORKER_CLASS"]
 threads = _settings["GUNICORN_THREADS"]
+if not _settings["DB_CONNECTION_SLOTS"] and threads > 1:
+    # One thread per worker never waits for the database: /healthz answers during a partition.
+    os.environ["DB_CONNECTION_SLOTS"] = str(threads - 1)
 # Recycle workers now and then (0 = never); the jitter keeps them from restarting together.
 max_requests = _settings["GUNICORN_MAX_REQUESTS"]
 max_requests_jitter = _settings["GUNICORN_MAX_REQUESTS_JITTER"]

@@ -51,9 +51,11 @@ def handle_domain_error(e: DomainError):
 
 
 def handle_database_unavailable(e: Exception):
-    log.warning("database unavailable: %r", getattr(e, "orig", e))
+    if not isinstance(e, database.CircuitOpen):  # the breaker logs its own transitions
+        log.warning("database unavailable: %r", getattr(e, "orig", e))
     error = database.unavailable(e)
-    return problem(error.status, error.detail, title=error.title, headers={"Retry-After": "5"})
+    headers = {"Retry-After": str(database.retry_after(e))}
+    return problem(error.status, error.detail, title=error.title, headers=headers)
 
 
 def handle_unexpected(e: Exception):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app, request
 
+from extensions import db
 from services import health
 
 bp = Blueprint("health", __name__)
@@ -25,6 +26,9 @@ def readyz():
     required = list(config["READY_REQUIRES"])
     ready = all(results[name] == health.OK for name in required)
     body = {"status": "ready" if ready else "unavailable", **results, "required": required}
+    breaker = db.breaker
+    if breaker is not None:
+        body["database_circuit"] = breaker.state
     return body, 200 if ready else 503, {"Cache-Control": "no-store"}
 
 

@@ -1,19 +1,30 @@
-"""The database extension: Flask-SQLAlchemy with the engine options, the SQLite pragmas and
-the mapping of connection failures onto the domain's ``Unavailable``, in one ``init_app``."""
+"""The database extension: Flask-SQLAlchemy with the engine options, the SQLite pragmas, a
+per-process circuit breaker, and the mapping of connection failures onto the domain's
+``Unavailable``, in one ``init_app``.
+
+The breaker (``Breaker``) is small and ours rather than pybreaker's: besides counting
+consecutive connection failures it bounds how many threads may hold a connection at once
+(``GUNICORN_THREADS - 1``), so a black-holed database can never take the last thread of a
+worker and ``/healthz`` keeps answering; pybreaker wraps single calls and has no such slot.
+"""
 
 from __future__ import annotations
 
 import logging
+import math
 import os
+import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.pool import QueuePool
 
 from services.errors import Unavailable
 
@@ -21,6 +32,173 @@ from services.errors import Unavailable
 CONNECTION_ERRORS: tuple[type[Exception], ...] = (OperationalError, DisconnectionError, PoolTimeout)
 log = logging.getLogger(__name__)
 UNAVAILABLE = "The database is unavailable; try again shortly."
+BREAKER = "wdapi.db_breaker"
+
+
+class CircuitOpen(DisconnectionError):
+    """The breaker refused a connection: the database failed just now; ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: float):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
+STATE_CODES = {CLOSED: 0, HALF_OPEN: 1, OPEN: 2}
+# A checkout (pool, connect, ping: milliseconds when well) this old, once the database has
+# failed (a connection failure, a timed-out ping): the database is stuck, not busy.
+STUCK_CHECKOUT = 0.25
+SLOT_POLL = 0.01
+SLOT = "wdapi.slot"
+PROBE_THREAD = "db-breaker-probe"
+
+
+class Breaker:
+    """Per process: opens after ``threshold`` consecutive connection failures, refuses for
+    ``reset_after`` seconds, then probes in a background thread (half-open, still refusing)
+    and closes or reopens on the outcome.
+
+    With ``slots``, at most that many connections are held at once. A thread that finds
+    them all held waits (up to ``pool_timeout``, as for a pooled connection) while the
+    database is well: a busy database never gets a 503 from the slots. It gives up at once
+    when the database is known to be failing: the breaker opens, or a checkout has been
+    stuck for ``fail_fast`` seconds, or for STUCK_CHECKOUT since a failure was seen."""
+
+    def __init__(
+        self, *, threshold: int, reset_after: float, fail_fast: float, slots: int | None, pool_timeout: float
+    ):
+        self.threshold = threshold
+        self.reset_after = reset_after
+        self.fail_fast = fail_fast
+        self.slots = slots
+        self.pool_timeout = pool_timeout
+        self.state = CLOSED
+        self.failures = 0
+        self.suspect = False  # a ping timed out or a connection failed since the last success
+        self.opened_at = 0.0
+        self._lock = threading.Lock()
+        self._free = threading.Semaphore(slots or 1)
+        self.probe: Callable[[], None] = lambda: None  # set with the engine: one checkout and checkin
+        self._held: dict[object, float] = {}  # slot -> since when its connection is held
+        self._checking_out: dict[object, float] = {}  # slots still connecting or pinging
+
+    def retry_after(self) -> float:
+        if self.state == CLOSED:
+            return self.reset_after
+        return max(self.opened_at + self.reset_after - time.monotonic(), 0.0)
+
+    def _refuse(self, why: str) -> CircuitOpen:
+        return CircuitOpen(f"database circuit {why}", max(self.retry_after(), 1.0))
+
+    def _stuck(self) -> str | None:
+        """Why a thread must not wait for (or take) a slot now, if it must not."""
+        if self.state != CLOSED:
+            return self.state
+        with self._lock:
+            oldest = min(self._checking_out.values(), default=None)
+        if oldest is None:
+            return None
+        stuck_for = time.monotonic() - oldest
+        if stuck_for > self.fail_fast or (self.suspect and stuck_for > STUCK_CHECKOUT):
+            return f"failing: a checkout stuck for {stuck_for:.2f} s"
+        return None
+
+    def admit(self) -> object | None:
+        """Before a checkout: a slot to release at checkin. Raises CircuitOpen while open, or
+        while the database is known to be failing and a slot is not free or others are stuck."""
+        with self._lock:
+            if self.state != CLOSED:
+                # A probe that never concluded (half-open too long) is replaced by a new one.
+                if time.monotonic() >= self.opened_at + self.reset_after:
+                    self.state, self.opened_at = HALF_OPEN, time.monotonic()
+                    threading.Thread(target=self._run_probe, name=PROBE_THREAD, daemon=True).start()
+                if threading.current_thread().name != PROBE_THREAD:
+                    log.debug("database connection refused: circuit %s", self.state)
+                    raise self._refuse(self.state)
+        if self.slots is None or threading.current_thread().name == PROBE_THREAD:
+            return None  # the probe runs on its own thread: it takes no worker thread's slot
+        # Since a failure, a new checkout beside stuck ones would only hang too.
+        why = self._stuck() if self.suspect else None
+        deadline = time.monotonic() + self.pool_timeout
+        while why is None and not self._free.acquire(timeout=SLOT_POLL):
+            why = self._stuck()
+            if why is None and time.monotonic() >= deadline:
+                why = f"saturated: every connection slot held for {self.pool_timeout:g} s"
+        if why is not None:
+            log.info("database connection refused (%d slots in use): %s", self.in_use(), why)
+            raise self._refuse(why)
+        slot = object()
+        with self._lock:
+            self._held[slot] = self._checking_out[slot] = time.monotonic()
+        return slot
+
+    def checked_out(self, slot: object) -> None:
+        with self._lock:
+            self._checking_out.pop(slot, None)
+
+    def _run_probe(self) -> None:
+        # Half-open: one connection attempt in the background, so no client waits for it.
+        log.info("database circuit half-open: probing")
+        try:
+            self.probe()  # a checkout through admit(): succeeded() or failed() follows
+        except Exception as err:
+            log.info("database circuit probe failed: %s", type(err).__name__)
+            if self.state == HALF_OPEN:  # e.g. a pool timeout: no verdict, so stay open
+                self.failed()
+
+    def release(self, slot: object) -> None:
+        """After a checkin (or a failed checkout): the slot ``admit`` gave."""
+        with self._lock:
+            self._checking_out.pop(slot, None)
+            held = self._held.pop(slot, None) is not None
+        if held:
+            self._free.release()
+
+    def in_use(self) -> int:
+        return len(self._held)
+
+    def succeeded(self) -> None:
+        if self.failures or self.suspect or self.state != CLOSED:
+            with self._lock:
+                if self.state != CLOSED:
+                    log.info("database circuit closed: the database answers again")
+                self.state, self.failures, self.suspect = CLOSED, 0, False
+
+    def ping_timed_out(self) -> None:
+        """A pre-ping timed out: not yet a failure (the pool reconnects), but a warning sign."""
+        self.suspect = True
+
+    def failed(self) -> None:
+        with self._lock:
+            self.failures += 1
+            self.suspect = True
+            if self.state == HALF_OPEN or (self.state == CLOSED and self.failures >= self.threshold):
+                log.warning("database circuit open after %d connection failures", self.failures)
+                self.state, self.opened_at = OPEN, time.monotonic()
+
+
+class GuardedPool(QueuePool):
+    """A QueuePool that asks its ``breaker`` before each checkout (set per engine)."""
+
+    breaker: Breaker
+
+    def connect(self):
+        slot = self.breaker.admit()
+        try:
+            connection = super().connect()
+        except PoolTimeout:  # every pooled connection in use: busy, not down
+            self.breaker.release(slot)
+            raise
+        except Exception:
+            self.breaker.release(slot)
+            self.breaker.failed()
+            raise
+        record_info = connection.record_info
+        assert record_info is not None  # a checked-out connection has its record
+        record_info[SLOT] = slot  # released by the checkin event
+        self.breaker.checked_out(slot)
+        self.breaker.succeeded()
+        return connection
 
 
 def database_uri(uri: str | None, instance_path: str) -> str:
@@ -59,6 +237,12 @@ def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
     return options
 
 
+def _count_failure(ctx, breaker: Breaker) -> None:
+    # A connection lost mid-query (a read timeout) counts like a failed checkout.
+    if ctx.is_disconnect and ctx.connection is not None and not ctx.is_pre_ping:
+        breaker.failed()
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     # LIKE is case-sensitive, as under MySQL's utf8mb4_bin collation.
@@ -73,17 +257,81 @@ def unavailable(err: Exception) -> Unavailable:
     return Unavailable(UNAVAILABLE)
 
 
+def retry_after(err: Exception) -> int:
+    """Seconds a client should wait after ``err`` (one of CONNECTION_ERRORS): until the
+    breaker probes again, else its reset interval."""
+    if isinstance(err, CircuitOpen):
+        return math.ceil(err.retry_after)
+    breaker = current_app.extensions.get(BREAKER)
+    return math.ceil(breaker.retry_after()) if breaker is not None else 1
+
+
+def _fast_ping(fail_fast: float, breaker: Breaker):
+    # PyMySQL has no per-call timeout: the pre-ping borrows the fail-fast bound as its
+    # read timeout, so a black-holed server costs DB_FAIL_FAST, not DB_READ_TIMEOUT.
+    def do_ping(dbapi_connection) -> bool:
+        saved = getattr(dbapi_connection, "_read_timeout", None)
+        dbapi_connection._read_timeout = fail_fast
+        started = time.monotonic()
+        try:
+            dbapi_connection.ping(reconnect=False)
+        except Exception:
+            # A timeout, not a connection the server closed while idle (that fails at once).
+            if time.monotonic() - started >= fail_fast * 0.9:
+                breaker.ping_timed_out()
+            raise
+        finally:
+            dbapi_connection._read_timeout = saved
+        return True
+
+    return do_ping
+
+
 class Database(SQLAlchemy):
     """``db``: binds like Flask-SQLAlchemy, with the app's URL, engine options and pragmas."""
 
     def init_app(self, app: Flask) -> None:
         config = app.config
         config["SQLALCHEMY_DATABASE_URI"] = database_uri(config["SQLALCHEMY_DATABASE_URI"], app.instance_path)
-        config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(config)
+        options = engine_options(config)
+        if "pool_size" in options and "poolclass" not in options:  # a QueuePool: not SQLite in memory
+            breaker = Breaker(
+                threshold=config["DB_BREAKER_THRESHOLD"],
+                reset_after=config["DB_BREAKER_RESET"],
+                fail_fast=config["DB_FAIL_FAST"],
+                slots=config["DB_CONNECTION_SLOTS"] or None,
+                pool_timeout=config["DB_POOL_TIMEOUT"],
+            )
+            # A class per engine: SQLAlchemy recreates the pool by its class (dispose, fork).
+            options["poolclass"] = type("GuardedPool", (GuardedPool,), {"breaker": breaker})
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = options
         super().init_app(app)
         with app.app_context():
-            if self.engine.dialect.name == "sqlite":
-                event.listen(self.engine, "connect", _sqlite_pragmas)
+            engine = self.engine
+            if engine.dialect.name == "sqlite":
+                event.listen(engine, "connect", _sqlite_pragmas)
+            self._guard(app, engine)
+
+    def _guard(self, app: Flask, engine) -> None:
+        # The breaker's hooks: slots freed at checkin, lost connections counted, a fast ping.
+        guard: Breaker | None = getattr(engine.pool, "breaker", None)
+        if guard is None:
+            return
+        event.listen(engine.pool, "checkin", lambda _, rec: guard.release(rec.record_info.pop(SLOT, None)))
+        event.listen(engine, "handle_error", lambda ctx: _count_failure(ctx, guard))
+        if engine.dialect.name == "mysql":
+            engine.dialect.do_ping = _fast_ping(app.config["DB_FAIL_FAST"], guard)
+
+        def probe() -> None:
+            engine.pool.connect().close()
+
+        guard.probe = probe
+        app.extensions[BREAKER] = guard
+
+    @property
+    def breaker(self) -> Breaker | None:
+        """This app's breaker (None for SQLite in memory); call in an app context."""
+        return current_app.extensions.get(BREAKER)
 
     def _teardown_session(self, exc: BaseException | None) -> None:
         # The rollback that ends a request fails when the server went away meanwhile; raised

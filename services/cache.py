@@ -16,7 +16,11 @@ kind, ``cache:<kind>:gen``, instead: each entry is stamped with the generation i
 under, and a write's bump makes every older entry stale at once, without deleting it.
 
 Redis failures never reach the caller: reads fall back to ``load`` and a failed
-invalidation is remembered and retried before this process next uses the cache.
+invalidation is remembered and retried before this process next uses the cache. For
+``REDIS_RETRY_INTERVAL`` after a failure, reads and writes skip Redis altogether (writes
+only queue their invalidations), so an outage costs one timeout per interval, not one per
+request; the queue is replayed before this process reads the cache again, so it never
+serves an entry older than a write it acknowledged.
 """
 
 from __future__ import annotations
@@ -87,6 +91,9 @@ class CacheState:
 
     def failed(self) -> None:
         self.skip_until = time.monotonic() + self.retry_interval
+
+    def backing_off(self) -> bool:
+        return time.monotonic() < self.skip_until
 
 
 def _state() -> CacheState:
@@ -190,6 +197,8 @@ def invalidate(*items: tuple[str, str | None]) -> None:
             redis_store.state.warn(
                 "More than %d cache invalidations pending; the oldest was dropped", PENDING_MAX
             )
+    if state.backing_off():  # Redis failed just now: replayed by the next read or write after
+        return
     try:
         _flush_pending(state)
     except Unavailable:

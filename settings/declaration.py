@@ -116,8 +116,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DB_POOL_TIMEOUT", "float", 10.0, "seconds to wait for a free connection", validate=_min(0)),
     Setting("DB_POOL_RECYCLE", "int", 1800, "seconds after which a connection is replaced"),
     Setting("DB_POOL_PRE_PING", "flag", True, "test a connection before use"),
-    Setting("DB_CONNECT_TIMEOUT", "int", 3, "MySQL connect timeout in seconds", validate=_min(1)),
-    Setting("DB_READ_TIMEOUT", "int", 10, "MySQL read/write timeout in seconds", validate=_min(1)),
+    Setting("DB_CONNECT_TIMEOUT", "int", 1, "MySQL connect timeout in seconds", validate=_min(1)),
+    Setting("DB_READ_TIMEOUT", "int", 3, "MySQL read/write timeout in seconds", validate=_min(1)),
+    Setting("DB_FAIL_FAST", "float", 1.0, "checkout bound: pre-ping timeout; stuck longer: failing",
+            validate=_above(0)),
+    Setting("DB_BREAKER_THRESHOLD", "int", 2, "consecutive connection failures that open the breaker",
+            validate=_min(1)),
+    Setting("DB_CONNECTION_SLOTS", "int", 0, "connections held at once per process; 0: no cap"
+            " (gunicorn: threads - 1)", validate=_min(0)),
+    Setting("DB_BREAKER_RESET", "float", 2.0, "seconds the open breaker refuses before a probe",
+            validate=_above(0)),
     Setting("MAX_CONTENT_LENGTH", "int", 1024 * 1024, "larger request bodies get 413", validate=_min(1)),
     # Redis; README "Redis". Timeouts well under a second: an outage costs milliseconds.
     Setting("REDIS_URL", "str", "redis://127.0.0.1:6379/0", "server and db number; empty: no Redis"),

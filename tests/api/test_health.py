@@ -39,6 +39,7 @@ def test_ready_with_every_service_up(client):
         "redis": "ok",
         "rabbitmq": "ok",
         "required": ["database"],
+        "database_circuit": "closed",
     }
     assert response.headers["Cache-Control"] == "no-store"
 

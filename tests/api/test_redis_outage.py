@@ -5,13 +5,15 @@ own (never the shared one)."""
 import logging
 import socket
 import time
+from urllib.parse import urlsplit
 
 import pytest
 import redis
 
+from tests.helpers.faultproxy import BLACKHOLE, FORWARD, FaultProxy
 from tests.helpers.ports import free_port
 from tests.helpers.problems import assert_problem
-from tests.helpers.redis_support import RedisServer
+from tests.helpers.redis_support import TEST_REDIS_URL, RedisServer, redis_test_prefix
 from tests.helpers.require import need
 
 PROMPT = 1.0  # seconds: the issue's bound for an answer during an outage
@@ -129,3 +131,35 @@ def test_invalidation_missed_during_an_outage_is_replayed(make_app, server):
     assert (response.headers["X-Cache"], response.get_json()["name"]) == ("MISS", "new")
     response = client.get("/api/v1/wdtests/p")
     assert (response.headers["X-Cache"], response.get_json()["name"]) == ("HIT", "new")
+
+
+def test_writes_skip_a_black_holed_redis_and_no_stale_read_after(make_app):
+    """A black-holed Redis costs one socket timeout per REDIS_RETRY_INTERVAL, writes included;
+    the queued invalidations are replayed before the cache is read again."""
+    target = urlsplit(TEST_REDIS_URL)
+    with FaultProxy(target.hostname or "127.0.0.1", target.port or 6379) as proxy:
+        client = make_app(
+            REDIS_URL=f"redis://127.0.0.1:{proxy.port}{target.path}",
+            REDIS_KEY_PREFIX=redis_test_prefix(),
+            REDIS_RETRY_INTERVAL=2.0,
+        ).test_client()
+        client.post("/api/v1/wdtests", json={"id": "bh", "name": "v0"})
+        client.get("/api/v1/wdtests/bh")
+        assert client.get("/api/v1/wdtests/bh").headers["X-Cache"] == "HIT"
+
+        proxy.mode = BLACKHOLE
+        started = time.monotonic()
+        assert client.patch("/api/v1/wdtests/bh", json={"name": "v1"}).status_code == 200  # one timeout
+        first = time.monotonic() - started
+        started = time.monotonic()
+        for n in range(2, 12):
+            assert client.patch("/api/v1/wdtests/bh", json={"name": f"v{n - 1}"}).status_code == 200
+            assert client.get("/api/v1/wdtests/bh").get_json()["name"] == f"v{n - 1}"
+        assert time.monotonic() - started < 1.0, f"writes waited for Redis (first took {first:.2f}s)"
+
+        proxy.mode = FORWARD
+        time.sleep(2.1)  # the retry interval ends: the next read replays the invalidations first
+        response = client.get("/api/v1/wdtests/bh")
+        assert (response.headers["X-Cache"], response.get_json()["name"]) == ("MISS", "v10")
+        response = client.get("/api/v1/wdtests/bh")
+        assert (response.headers["X-Cache"], response.get_json()["name"]) == ("HIT", "v10")

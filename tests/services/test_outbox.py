@@ -1,11 +1,9 @@
 """The outbox of Wdtest events and its relay, against the real database(s) and RabbitMQ."""
 
 import json
-import threading
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
 
 from api.schemas.wdtests import wdtest_out
 from extensions import amqp, db
@@ -14,6 +12,7 @@ from services import outbox, wdtests
 from services.errors import Conflict, Unavailable
 from tests.helpers.apps import fresh_app
 from tests.helpers.rabbit import dead_url, silent_url, unique
+from tests.helpers.relays import drain_with_relays
 
 
 @pytest.fixture
@@ -147,29 +146,7 @@ def test_two_relays_at_once_do_not_send_an_event_twice(app, broker, exchange):
         for i in range(40):
             write_three(f"c{i}")
     total = 120
-    sent = []
-    errors = []
-
-    def relay_until_empty():
-        with app.app_context():
-            try:
-                while outbox.get_pending_count():
-                    try:
-                        sent.append(outbox.relay(limit=5))
-                    except OperationalError:
-                        db.session.rollback()  # SQLite: the other relay holds the write lock
-                    db.session.commit()
-            except Exception as err:  # surfaced by the assertion below
-                errors.append(err)
-            finally:
-                amqp.close()
-
-    threads = [threading.Thread(target=relay_until_empty) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert errors == []
+    sent = drain_with_relays(app, limit=5, timeout=60)
     received = broker.drain(queue)
     assert sum(sent) == total
     assert len(received) == total and len({b["id"] for _, b in received}) == total

@@ -1,14 +1,11 @@
 """Two relays draining a backlog of interleaved writes: every event arrives, each record's
 in version order (the relay claims one event per record at a time)."""
 
-import threading
 from collections import defaultdict
 
-from sqlalchemy.exc import OperationalError
-
-from extensions import amqp, db
-from services import outbox, wdtests
+from services import wdtests
 from tests.helpers.rabbit import unique
+from tests.helpers.relays import drain_with_relays
 
 RECORDS = 200
 GROUP = 4  # records written in turn: a record's events are a few ids apart, as in real traffic
@@ -38,29 +35,7 @@ def test_two_relays_keep_each_records_order_and_lose_nothing(app, broker):
     queue = broker.bind_events(exchange)
     with app.app_context():
         expected = write_backlog()
-    errors = []
-
-    def relay_until_empty():
-        with app.app_context():
-            try:
-                while outbox.get_pending_count():
-                    try:
-                        outbox.relay(limit=BATCH)
-                    except OperationalError:
-                        db.session.rollback()  # SQLite: the other relay holds the write lock
-                    db.session.commit()
-            except Exception as err:  # surfaced by the assertion below
-                errors.append(err)
-            finally:
-                amqp.close()
-                db.session.remove()
-
-    relays = [threading.Thread(target=relay_until_empty) for _ in range(2)]
-    for relay in relays:
-        relay.start()
-    for relay in relays:
-        relay.join(300)
-    assert errors == []
+    drain_with_relays(app, limit=BATCH)
     received = defaultdict(list)
     for _, body in broker.drain(queue):
         received[body["subject"]].append(body["version"])
