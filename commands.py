@@ -13,7 +13,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
-from extensions import amqp, db
+from extensions import amqp, db, metrics
 from services import outbox
 from services.errors import DomainError
 
@@ -78,6 +78,7 @@ def relay_command(once: bool, batch_size: int | None, interval: float | None, ex
                 sent = outbox.relay(limit=batch_size)
             except Exception as err:
                 db.session.rollback()
+                metrics.RELAY_FAILED.inc()
                 expected = isinstance(err, DomainError | SQLAlchemyError)
                 if once:
                     if not expected:
@@ -104,6 +105,7 @@ def relay_command(once: bool, batch_size: int | None, interval: float | None, ex
                 failing_since = warned_at = None
             backoff = min(interval, BACKOFF_MAX)
             total += sent
+            metrics.RELAY_PUBLISHED.inc(sent)
             if sent:
                 log.info("outbox relay: published %d events", sent)
             elif once:

@@ -13,8 +13,10 @@ from api.converters import register_converters
 from api.errors import register_error_handlers
 from api.health import register_health
 from api.hooks import register_request_hooks
+from api.metrics import register_metrics
 from api.middleware import init_cors, init_proxy_fix
 from api.parsing import APIRequest
+from api.ratelimit import init_rate_limits
 from api.responses import RESTX_JSON, JSONProvider, JSONResponse
 from api.sessions import disable_sessions
 from commands import register_commands
@@ -37,10 +39,12 @@ def create_app(config: str | type | Mapping | None = None) -> Flask:
     register_extensions(app)
     register_error_handlers(app)
     register_request_hooks(app)
+    init_rate_limits(app)
     register_auth(app)
     init_cors(app)
     init_proxy_fix(app)
     register_health(app)
+    register_metrics(app)
     register_converters(app)
     init_api(app)
     register_commands(app)

@@ -8,8 +8,11 @@ import mmap
 import multiprocessing
 import os
 import select
+import shutil
 import signal
+import tempfile
 import time
+from pathlib import Path
 
 from settings import load, or_refuse
 
@@ -158,3 +161,44 @@ def _stop_listening(worker):
                 break
             worker.accept(listener)  # non-blocking: another worker may have taken it
         listener.close()
+
+
+# Metrics (extensions.metrics): every worker writes its values to files in one directory,
+# and /metrics adds them up. Set before any worker imports prometheus_client.
+_metrics_dir = _settings["PROMETHEUS_MULTIPROC_DIR"]
+
+
+def on_starting(server):
+    path = _metrics_dir or tempfile.mkdtemp(prefix="wdapi-metrics-")
+    os.makedirs(path, exist_ok=True)
+    for stale in Path(path).glob("*.db"):
+        # Fresh at start; a live relay's files (name ends in its pid) are kept.
+        pid = stale.stem.rsplit("_", 1)[-1]
+        if not (pid.isdigit() and _alive(int(pid))):
+            stale.unlink(missing_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    server.wdapi_metrics_tmp = None if _metrics_dir else path
+    # Imported now, with the variable set: workers inherit multiprocess mode, and child_exit
+    # does not pay the import while a replacement worker waits.
+    from prometheus_client import multiprocess
+
+    server.wdapi_mark_dead = multiprocess.mark_process_dead
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def child_exit(server, worker):
+    server.wdapi_mark_dead(worker.pid)  # its live gauges leave the sums
+
+
+def on_exit(server):
+    if getattr(server, "wdapi_metrics_tmp", None):
+        shutil.rmtree(server.wdapi_metrics_tmp, ignore_errors=True)

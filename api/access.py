@@ -1,5 +1,6 @@
-"""Which operations need an API key under the settings: one rule for the auth hook
-(``api.auth``) and for the documents' padlocks and 401s (``api.openapi``)."""
+"""Which operations need an API key, and whether they are rate limited, under the settings:
+one rule each for the hooks (``api.auth``, ``api.ratelimit``) and for the documents'
+padlocks, 401s and 429s (``api.openapi``)."""
 
 from __future__ import annotations
 
@@ -17,3 +18,8 @@ def auth_applies(config: Mapping[str, Any], method: str) -> bool:
     if method == "OPTIONS":
         return False  # CORS preflights never carry credentials
     return method not in READ_METHODS or config["API_READ_AUTH"]
+
+
+def rate_limit_applies(config: Mapping[str, Any]) -> bool:
+    """Whether the operations under /api/v1 are rate limited (429) under these settings."""
+    return bool(config["RATELIMIT_ENABLED"] and config["RATELIMIT_APPLICATION"])

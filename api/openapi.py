@@ -22,7 +22,7 @@ from flask_restx.utils import camel_to_dash
 from marshmallow import Schema, fields
 from werkzeug.routing.rules import parse_converter_args
 
-from api.access import API_KEY_HEADER, auth_applies
+from api.access import API_KEY_HEADER, auth_applies, rate_limit_applies
 from api.converters import RegexConverter
 from api.errors import PROBLEM_MIMETYPE
 from api.operations import PATH_ATTR, Operation, operations, schema_name
@@ -41,7 +41,16 @@ EXAMPLE_DETAILS = {
     409: "A record with id '3' already exists.",
     413: "The request body is larger than the limit.",
     415: "Did not attempt to load JSON data because the request Content-Type was not 'application/json'.",
+    429: "600 per 1 minute",
     503: "The database is unavailable; try again shortly.",
+}
+
+# What a 429 carries (api.ratelimit); the RateLimit-* names are the IETF draft's.
+RATE_LIMIT_HEADERS = {
+    "Retry-After": {"type": "integer", "description": "Seconds until the caller's budget is renewed"},
+    "RateLimit-Limit": {"type": "integer", "description": "Requests per window"},
+    "RateLimit-Remaining": {"type": "integer", "description": "Requests left in this window"},
+    "RateLimit-Reset": {"type": "integer", "description": "Seconds until the window ends"},
 }
 
 
@@ -195,6 +204,8 @@ def _error(spec: APISpec, code: int, path: str) -> dict:
         out["content"] = {PROBLEM_MIMETYPE: {"schema": ref, "example": example}}
     if code == 401:
         out["headers"] = {"WWW-Authenticate": _header(spec, {"type": "string"})}
+    if code == 429:
+        out["headers"] = {name: _header(spec, h) for name, h in RATE_LIMIT_HEADERS.items()}
     return out
 
 
@@ -232,7 +243,8 @@ def _operation(spec, plugin, app: Flask, path: str, method: str, resource, view,
     if description.strip():
         doc["description"] = description.strip()
     needs_key = auth_applies(app.config, method.upper())
-    codes = sorted(set(op.errors) | ({401} if needs_key else set()))
+    limited = rate_limit_applies(app.config)
+    codes = sorted(set(op.errors) | ({401} if needs_key else set()) | ({429} if limited else set()))
     parameters = _parameters(spec, plugin, op.query, "query") if op.query is not None else []
     for name, description in op.headers.items():
         value = {"type": "string"} if _v2(spec) else {"schema": {"type": "string"}}

@@ -33,7 +33,7 @@ from typing import Any, Protocol
 from flask import current_app
 from redis.commands.core import Script
 
-from extensions import redis_store
+from extensions import metrics, redis_store
 from services.errors import Unavailable
 
 EXTENSION = "wdapi.cache"
@@ -171,7 +171,9 @@ def read_through(
             cached = _unwrap(cached, seen)
         body = _unwrap(cached, version) if cached is not None else None
         if body is not None:
+            metrics.CACHE.labels("hit").inc()
             return body, True
+    metrics.CACHE.labels("miss").inc()
     body = load()
     try:
         fill = _FILL_STAMPED if shared else _FILL

@@ -77,6 +77,14 @@ def add(*, event_type: str, record, version: int | None = None) -> OutboxEvent:
     return row
 
 
+def get_pending_summary() -> tuple[int, datetime | None]:
+    """How many events wait to be relayed, and when the oldest was created (None: none)."""
+    row = db.session.execute(
+        select(func.count(), func.min(OutboxEvent.created_at)).where(OutboxEvent.sent_at.is_(None))
+    ).one()
+    return row[0] or 0, row[1]
+
+
 def get_pending_count() -> int:
     """How many events wait to be relayed."""
     return db.session.scalar(select(func.count()).where(OutboxEvent.sent_at.is_(None))) or 0

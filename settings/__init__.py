@@ -65,6 +65,7 @@ class ProductionConfig(Config):
 class TestingConfig(Config):
     ENV_NAME = "test"
     TESTING = True
+    RATELIMIT_ENABLED = False  # tests that exercise the limits turn them on
 
 
 CONFIGS: dict[str, type[Config]] = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from limits import parse_many
 from marshmallow import ValidationError, fields
 from marshmallow.validate import ContainsOnly, OneOf, Range
 
@@ -102,6 +103,15 @@ def _above(value: float) -> Range:
     return Range(min=value, min_inclusive=False)
 
 
+def _rate_limits(value: str) -> None:
+    """limits' syntax: ``600 per minute``, several separated by ``;``; empty: no limit."""
+    try:
+        if value.strip():
+            parse_many(value)
+    except ValueError as err:
+        raise ValidationError(f"Not a rate limit such as '600 per minute': {err}") from None
+
+
 SETTINGS: tuple[Setting, ...] = (
     # The app and its database; README "Configuration".
     Setting("ENV_NAME", "choice", "dev", "which config class: dev, prod, test", ("APP_ENV",),
@@ -155,6 +165,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("READY_TIMEOUT", "float", 2.0, "seconds each readiness probe may take",
             validate=Range(0, 30, min_inclusive=False)),
     Setting("CORS_ORIGINS", "names", (), "browser origins allowed to call /api/v1"),
+    Setting("RATELIMIT_ENABLED", "flag", True, "limit /api/v1 requests per API key, else per address"),
+    Setting("RATELIMIT_APPLICATION", "str", "600 per minute", "each caller's budget across /api/v1",
+            validate=_rate_limits),
     Setting("TRUSTED_PROXIES", "int", 0, "proxy hops whose X-Forwarded-* are believed", validate=_min(0)),
     # Concurrency; README "Concurrency, versions and conditional requests".
     Setting("IDEMPOTENCY_TTL", "int", 24 * 3600, "seconds a keyed request's first response is replayed",
@@ -201,6 +214,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("GUNICORN_LIMIT_REQUEST_FIELD_SIZE", "int", 8190, "largest header field", validate=_min(0)),
     Setting("GUNICORN_PIDFILE", "optional", None, "pid file"),
     Setting("GUNICORN_CONTROL_SOCKET", "optional", None, "gunicornc's socket: a path, or off"),
+    Setting("PROMETHEUS_MULTIPROC_DIR", "optional", None,
+            "metrics files shared by gunicorn's workers and the relay; unset: a temporary one"),
     Setting("GUNICORN_ACCESSLOG", "flag", True, "access lines on or off"),
 )  # fmt: skip
 

@@ -2,9 +2,10 @@
 
 Each (operation, status) in the served spec gets a request that must answer exactly that
 status as problem+json. For the statuses with a single cause (401 no key, 413 too large,
-415 not JSON, 503 dependency down) every operation is probed both ways: the status is
-documented if and only if the operation answers it. The documents are those of the app
-with API keys (401 is documented where its settings make a key necessary), both versions.
+415 not JSON, 429 budget spent, 503 dependency down) every operation is probed both ways:
+the status is documented if and only if the operation answers it. The documents are those
+of the app with API keys and rate limits (401 is documented where its settings make a key
+necessary, 429 where they limit), both versions.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from tests.helpers.require import need
 
 PREFIX = "/api/v1"
 ABORT = "/exceptions/abort/{code}"
-SINGLE_CAUSE = (401, 413, 415, 503)
+SINGLE_CAUSE = (401, 413, 415, 429, 503)
 MAX_BODY = 64
 BIG_BODY = {"pad": "x" * (2 * MAX_BODY)}
 # A valid request per operation: bodies and queries; path values name things that do not exist.
@@ -103,7 +104,10 @@ class Requests:
             return self.send("live", path, method, headers={IDEMPOTENCY: key})
         if code == 428:
             return self.send("strict", path, method)
-        return self.send("live", path, method)  # the operation's own demo error (500, 429)
+        if code == 429:  # the app's budget of one request a minute, spent by the first
+            self.send("limited", path, method)
+            return self.send("limited", path, method)
+        return self.send("live", path, method)  # the operation's own demo error (500)
 
     def invalid(self, path: str, method: str):
         if (path, method) in QUERIES or path == "/wdtests" and method == "get":
@@ -146,7 +150,8 @@ def probe(sqlite_url, broker):
     live = {**base, "SQLALCHEMY_DATABASE_URI": sqlite_url, **redis_config(), "MAX_CONTENT_LENGTH": MAX_BODY}
     apps = {
         "live": create_app(live),
-        "keyed": create_app({**live, "API_KEYS": "k" * 16}),
+        "keyed": create_app({**live, "API_KEYS": "k" * 16, "RATELIMIT_ENABLED": True}),
+        "limited": create_app({**live, "RATELIMIT_ENABLED": True, "RATELIMIT_APPLICATION": "1 per minute"}),
         "strict": create_app({**live, "REQUIRE_IF_MATCH": True}),
         "dead": create_app(
             {

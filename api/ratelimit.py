@@ -1,0 +1,96 @@
+"""Rate limits (Flask-Limiter on the shared Redis): one budget per caller across /api/v1.
+
+The caller is its API key when it sends a valid one, else its address (``request.remote_addr``,
+already corrected by ProxyFix for ``TRUSTED_PROXIES``). Health, docs, both documents and
+/metrics are outside the limits. A breach is a 429 problem+json (``api.errors``) with
+``Retry-After`` and ``RateLimit-Limit``/``-Remaining``/``-Reset``.
+When Redis fails, counting falls back to this process's memory (one warning per outage) and
+the storage is probed again now and then: requests keep passing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from typing import Any
+
+from flask import Flask, current_app, request
+from flask_limiter import Limiter
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from api import API_PREFIX
+from api.access import API_KEY_HEADER, rate_limit_applies
+from api.auth import SPEC_PATHS, valid_api_key
+
+EXTENSION = "wdapi.limiter"
+LIMIT_HEADERS = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")
+
+
+def init_rate_limits(app: Flask) -> None:
+    """Runs after the request id hook and before auth: unauthenticated floods are counted too."""
+    config = app.config
+    if not rate_limit_applies(config):
+        return
+    # Registered before the limiter's own hooks, so it runs after them (Flask runs them reversed).
+    app.after_request(add_rate_limit_headers)
+    limiter = Limiter(
+        caller,
+        application_limits=[config["RATELIMIT_APPLICATION"]],  # shared by all operations
+        # Flask-Limiter's headers put Retry-After on every response (and stretch a 503's
+        # Retry-After to the window) and an epoch in Reset: ours follow the IETF draft.
+        headers_enabled=False,
+        strategy="fixed-window",  # one INCR per request
+        **_storage(config),
+        swallow_errors=True,
+        in_memory_fallback_enabled=True,
+    )
+    limiter.request_filter(exempt)
+    limiter.init_app(app)
+    app.extensions[EXTENSION] = limiter
+
+
+def _storage(config) -> dict[str, Any]:
+    if not config["REDIS_URL"]:
+        return {"storage_uri": "memory://"}  # no Redis: per process
+    options: dict[str, Any] = {
+        # Under the app's prefix (tests stay isolated); short timeouts: an outage costs little.
+        "key_prefix": config["REDIS_KEY_PREFIX"] + "ratelimit",
+        "socket_connect_timeout": config["REDIS_CONNECT_TIMEOUT"],
+        "socket_timeout": config["REDIS_SOCKET_TIMEOUT"],
+        "retry": Retry(NoBackoff(), 0),
+    }
+    if config["REDIS_PASSWORD"]:
+        options["password"] = config["REDIS_PASSWORD"]
+    return {"storage_uri": config["REDIS_URL"], "storage_options": options}
+
+
+def caller() -> str:
+    """The rate-limit key: a digest of a valid API key (never the key itself), else the address."""
+    supplied = request.headers.get(API_KEY_HEADER)
+    if supplied and valid_api_key(supplied):
+        return "key:" + hashlib.sha256(supplied.encode()).hexdigest()[:32]
+    return f"addr:{request.remote_addr or ''}"
+
+
+def exempt() -> bool:
+    return not request.path.startswith(f"{API_PREFIX}/") or request.path in SPEC_PATHS
+
+
+def add_rate_limit_headers(response):
+    # Only a 429 says where the caller stands: reading the window costs two more Redis round
+    # trips, which every request would pay otherwise.
+    if response.status_code != 429:
+        return response
+    limit = current_app.extensions[EXTENSION].current_limit
+    if limit is None:
+        return response  # exempt, or the storage failed before counting
+    try:
+        reset = max(0, math.ceil(limit.window[0] - time.time()))
+        values = (limit.limit.amount, limit.remaining, reset)
+    except Exception:  # the storage failed after counting: the request passes without headers
+        return response
+    response.headers.update(zip(LIMIT_HEADERS, map(str, values), strict=True))
+    response.headers["Retry-After"] = str(max(1, reset))
+    return response
