@@ -8,7 +8,7 @@ OPENAPI ?= openapi.json
 export FLASK_APP := run
 SUDO   := $(shell test "$$(id -u)" = 0 || echo sudo)
 
-.PHONY: install nginx run serve migrate test test-unit test-services test-api test-e2e test-faults lint format swagger bench bench-install bench-profile bench-amqp clean
+.PHONY: install nginx run serve migrate test test-unit test-services test-api test-e2e test-faults lint format swagger bench bench-install bench-profile bench-scale bench-amqp clean
 
 $(VENV)/.installed: requirements.lock requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -73,6 +73,9 @@ bench: bench-install ## the project vs bare Flask and FastAPI under wrk (BENCH_Q
 
 bench-profile: bench-install ## py-spy profiles of the project's workers under load (bench/README.md)
 	$(BIN)/python -m bench.profile
+
+bench-scale: bench-install ## list latency at 10,000 vs 1,000,000 rows (BENCH_SCALE_ROWS), cursor depth; bench/README.md
+	$(BIN)/python -m bench.scale
 
 bench-amqp: install ## publish rate with confirms, and the outbox relay, against the local RabbitMQ
 	$(BIN)/python -m bench.amqp_publish

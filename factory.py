@@ -18,6 +18,7 @@ from api.middleware import init_cors, init_proxy_fix
 from api.parsing import APIRequest
 from api.ratelimit import init_rate_limits
 from api.responses import RESTX_JSON, JSONProvider, JSONResponse
+from api.sessions import disable_sessions
 from commands import register_commands
 from extensions import amqp, db, migrate, redis_store
 from settings import load_config
@@ -31,6 +32,7 @@ def create_app(config: str | type | Mapping | None = None) -> Flask:
     app.request_class = APIRequest
     app.response_class = JSONResponse
     app.json = JSONProvider(app)
+    disable_sessions(app)
     load_config(app, config)
     app.config.setdefault("RESTX_JSON", RESTX_JSON)
     configure_logging(app)

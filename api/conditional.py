@@ -41,11 +41,10 @@ def body_etag(body: bytes) -> str:
     return record_etag(json.loads(body))
 
 
-def page_etag(page: Mapping) -> str:
-    """A weak ETag for a list page: a digest of its content, so it changes exactly when a
-    write made the cached page stale (the list cache generation) and the page differs."""
-    canonical = json.dumps(page, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+def page_etag(body: bytes) -> str:
+    """A weak ETag for a rendered list page: a digest of its bytes, so it changes exactly
+    when a write made the cached page stale (the list cache generation) and the page differs."""
+    return hashlib.sha256(body).hexdigest()[:32]
 
 
 def conditional(response: Response, etag: str, *, weak: bool = False) -> Response:

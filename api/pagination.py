@@ -8,21 +8,37 @@ from urllib.parse import urlencode
 from flask import request
 
 
-def page_url(page: int) -> str:
+def page_url(**changes: object) -> str:
+    """This request's URL with ``changes`` to its query (a None value removes the parameter)."""
     args: dict[str, object] = dict(request.args.to_dict())
-    args["page"] = page
+    for name, value in changes.items():
+        args.pop(name, None)
+        if value is not None:
+            args[name] = value
     return f"{request.base_url}?{urlencode(args)}"
 
 
 def pagination_headers(page: Mapping) -> dict[str, str]:
-    """Headers for a dumped page (``page``, ``pages``, ``total``)."""
-    last = max(page["pages"], 1)
-    links = {"first": 1, "last": last}
-    if page["page"] > 1:
-        links["prev"] = min(page["page"] - 1, last)
-    if page["page"] < last:
-        links["next"] = page["page"] + 1
-    return {
-        "X-Total-Count": str(page["total"]),
-        "Link": ", ".join(f'<{page_url(number)}>; rel="{rel}"' for rel, number in links.items()),
-    }
+    """Headers for a dumped page (``WdtestPage``): ``first``, ``prev``, ``next`` and ``last``
+    links as far as the page knows them, and the total when it was counted."""
+    links = {"first": page_url(page=1, after=None)}
+    number, pages = page.get("page"), page.get("pages")
+    if number is None:  # reached by cursor: onwards only
+        if page["next_cursor"] is not None:
+            links["next"] = page_url(after=page["next_cursor"])
+        return {"Link": _link(links)}
+    last = max(pages, 1) if pages is not None else None
+    if number > 1:
+        links["prev"] = page_url(page=min(number - 1, last or number - 1))
+    if (last is not None and number < last) or (last is None and page["next_cursor"] is not None):
+        links["next"] = page_url(page=number + 1)
+    if last is not None:
+        links["last"] = page_url(page=last)
+    headers = {"Link": _link(links)}
+    if "total" in page:
+        headers["X-Total-Count"] = str(page["total"])
+    return headers
+
+
+def _link(links: Mapping[str, str]) -> str:
+    return ", ".join(f'<{url}>; rel="{rel}"' for rel, url in links.items())

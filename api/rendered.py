@@ -54,17 +54,6 @@ class JSONRenderer:
         return render_json(self.schema.dump(obj))
 
 
-class Dumper:
-    """``schema.dump`` with the format's ``version``, for cached dicts."""
-
-    def __init__(self, schema: Schema):
-        self.schema = schema
-        self.version = schema_version(schema)
-
-    def __call__(self, obj: Any) -> dict:
-        return self.schema.dump(obj)
-
-
 def json_response(body: bytes, headers: dict[str, str] | None = None) -> Response:
     """A 200 response carrying ``body`` as is (RESTX passes Response objects through)."""
     return current_app.response_class(body, 200, headers, mimetype="application/json")

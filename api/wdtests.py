@@ -1,5 +1,7 @@
 """Namespace ``wdtests``: CRUD over Wdtest records with filters, sort and pagination."""
 
+import json
+
 from flask import url_for
 from flask_restx import Namespace, Resource
 from werkzeug.http import quote_etag
@@ -17,7 +19,7 @@ from api.conditional import (
 from api.idempotency import idempotent
 from api.operations import body, errors, path, query, returns
 from api.pagination import pagination_headers
-from api.rendered import Dumper, JSONRenderer, json_response, render_json
+from api.rendered import JSONRenderer, json_response
 from api.schemas.wdtests import (
     WdtestCreate,
     WdtestOut,
@@ -33,13 +35,16 @@ from services import wdtests
 
 ns = Namespace("wdtests", description="Wdtest records (id, name, age)", path="/wdtests")
 LIST_HEADERS = {
-    "X-Total-Count": {"type": "integer", "description": "Records matching the filters"},
-    "Link": {"type": "string", "description": "RFC 8288 links: first, prev, next, last"},
+    "X-Total-Count": {
+        "type": "integer",
+        "description": "Records matching the filters (not with include_total=false)",
+    },
+    "Link": {"type": "string", "description": "RFC 8288 links: first, prev, next, last (as far as known)"},
 }
 CACHE_HEADERS = {"X-Cache": {"type": "string", "enum": ["HIT", "MISS"], "description": "Served from Redis?"}}
 # Built once: a cache hit sends these bytes back without touching marshmallow.
 render_wdtest = JSONRenderer(wdtest_out)
-dump_page = Dumper(wdtest_page)
+render_page = JSONRenderer(wdtest_page)
 
 
 @ns.route("", endpoint="wdtest_list")
@@ -51,15 +56,17 @@ class WdtestList(Resource):
     @errors(503)
     def get(self, query):
         """List records: filters (ANDed), sort and pagination; a weak ETag."""
-        page, hit = wdtests.get_all_cached(
-            dump=dump_page,
+        body, hit = wdtests.get_all_cached(
+            render=render_page,
             page=query.pop("page"),
             per_page=query.pop("per_page"),
             sort=query.pop("sort", ()),  # absent: ordered by id
+            include_total=query.pop("include_total"),
+            after=query.pop("after", None),
             filters=query,
         )
-        headers = {**pagination_headers(page), "X-Cache": "HIT" if hit else "MISS"}
-        return conditional(json_response(render_json(page), headers), page_etag(page), weak=True)
+        headers = {**pagination_headers(json.loads(body)), "X-Cache": "HIT" if hit else "MISS"}
+        return conditional(json_response(body, headers), page_etag(body), weak=True)
 
     @idempotent
     @returns(201, WdtestOut, "Created", headers={"Location": {"type": "string"}, **ETAG_HEADER})

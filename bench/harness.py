@@ -272,7 +272,9 @@ def gunicorn(app: str, *options: str) -> list[str]:
 
 
 def project_env(database: Database, *, worker_class: str, cache: bool, redis_prefix: str) -> dict[str, str]:
-    """The project in production mode, every feature on, as gunicorn.conf.py reads it."""
+    """The project in production mode, every feature on, as gunicorn.conf.py reads it.
+    ``worker_class``: gunicorn's, optionally with a worker count (``gthread:5``; default 2)."""
+    worker_class, _, workers = worker_class.partition(":")
     env = {k: v for k, v in os.environ.items() if not k.startswith(SCRUBBED_PREFIXES)}
     env.update(
         APP_ENV="prod",
@@ -286,7 +288,7 @@ def project_env(database: Database, *, worker_class: str, cache: bool, redis_pre
         LOG_LEVEL="INFO",
         GUNICORN_ACCESSLOG="on",
         BIND="127.0.0.1:{port}",
-        WEB_CONCURRENCY="2",
+        WEB_CONCURRENCY=workers or "2",
         GUNICORN_WORKER_CLASS=worker_class,
         # gunicorn runs "sync" as gthread when threads > 1 (the shipped default is 4).
         **({"GUNICORN_THREADS": "1"} if worker_class == "sync" else {}),

@@ -114,8 +114,8 @@ def build_servers(settings: Settings, database: Database, redis_prefix: str) -> 
         env = harness.project_env(database, worker_class=worker_class, cache=False, redis_prefix=redis_prefix)
         servers.append(
             Server(
-                f"wdapi-{worker_class}",
-                f"wdapi {worker_class}",
+                f"wdapi-{worker_class.replace(':', '-x')}",  # names go into ids: no ':'
+                f"wdapi {worker_class.replace(':', ' x')}",
                 harness.gunicorn(app, "-c", "gunicorn.conf.py"),
                 env,
             )

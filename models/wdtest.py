@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Integer, String
+from sqlalchemy import Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Model
@@ -21,10 +21,15 @@ def new_id() -> str:
 class Wdtest(Model):
     __tablename__ = "wdtest"
     # Binary collation: ids and names compare case-sensitively on MySQL as on SQLite.
-    __table_args__ = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
+    # The list's filters order by id within a name or an age (migration 0004).
+    __table_args__ = (
+        Index("ix_wdtest_age_id", "age", "id"),
+        Index("ix_wdtest_name_id", "name", "id"),
+        {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"},
+    )
 
     id: Mapped[str] = mapped_column(String(ID_MAX_LENGTH), primary_key=True, default=new_id)
-    name: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH), index=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH))
     age: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

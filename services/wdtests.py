@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, Protocol
 
-from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import inspect, select, text
+from sqlalchemy import Row, and_, bindparam, func, inspect, or_, select, text
 from sqlalchemy.exc import IntegrityError
 
 from extensions import db
@@ -24,15 +24,15 @@ class Render(Protocol):
 
     version: str
 
-    def __call__(self, record: Wdtest, /) -> bytes: ...
+    def __call__(self, record: Any, /) -> bytes: ...
 
 
-class DumpPage(Protocol):
-    """Dumps a page to a JSON-able dict; ``version`` names the format."""
+class RenderPage(Protocol):
+    """Renders a page to response bytes; ``version`` names the format."""
 
     version: str
 
-    def __call__(self, page: Pagination, /) -> dict: ...
+    def __call__(self, page: Page, /) -> bytes: ...
 
 
 CACHE_KIND = "wdtest"
@@ -54,8 +54,14 @@ OPERATORS = {
     "contains": lambda col, v: col.contains(v, autoescape=True),
     "like": lambda col, v: col.like(v, escape="\\"),
 }
-# The columns clients may filter and sort on.
-COLUMNS = {"id": Wdtest.id, "name": Wdtest.name, "age": Wdtest.age}
+# The columns clients may filter and sort on: Core columns, so reads return plain rows
+# (no identity map, no entity loading: the ORM's per-row cost is most of a read's CPU).
+TABLE = Wdtest.__table__
+COLUMNS = {"id": TABLE.c.id, "name": TABLE.c.name, "age": TABLE.c.age}
+# Sort keys a cursor can continue from: never NULL, so "after this row" is a plain comparison.
+CURSOR_SORTABLE = frozenset({"id", "name"})
+# Built once: SQLAlchemy caches its compiled form; only the bound id changes.
+BY_ID = select(*TABLE.c).where(TABLE.c.id == bindparam("wdtest_id"))
 WRITABLE = ("name", "age")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -65,22 +71,54 @@ def _condition(key: str, value: Any):
     return OPERATORS[op or "eq"](COLUMNS[field], value)
 
 
-def _order_by(sort: Iterable[str]):
-    clauses: list[Any] = []
-    seen: set[str] = set()
-    for item in sort:
-        name = item.lstrip("-")
-        column = COLUMNS[name]
-        clauses.append(column.desc() if item.startswith("-") else column.asc())
-        seen.add(name)
-    if "id" not in seen:
-        clauses.append(Wdtest.id.asc())  # the primary key makes every order total
-    return clauses
+def total_order(sort: Iterable[str]) -> list[str]:
+    """``sort`` with ``id`` appended when absent: the primary key makes every order total."""
+    order = list(sort)
+    if not any(item.lstrip("-") == "id" for item in order):
+        order.append("id")
+    return order
 
 
-def get(*, wdtest_id: str) -> Wdtest:
-    """Return one record. Raises NotFound."""
-    record = db.session.get(Wdtest, wdtest_id)
+def _order_by(order: Iterable[str]):
+    return [
+        COLUMNS[item.lstrip("-")].desc() if item.startswith("-") else COLUMNS[item].asc() for item in order
+    ]
+
+
+def _after(order: Sequence[str], key: Sequence[Any]):
+    """Rows strictly after ``key`` in ``order`` (a keyset condition the indexes can serve)."""
+    alternatives = []
+    for i, item in enumerate(order):
+        column = COLUMNS[item.lstrip("-")]
+        beyond = column < key[i] if item.startswith("-") else column > key[i]
+        ties = [COLUMNS[prior.lstrip("-")] == key[j] for j, prior in enumerate(order[:i])]
+        alternatives.append(and_(*ties, beyond))
+    return or_(*alternatives)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of records. ``page``: its number (None when reached by cursor); ``total``:
+    the matching records (None when not asked for); ``next_after``: where the next page
+    starts, ``[sort, key of the last item]`` (None on the last page)."""
+
+    items: Sequence[Row]
+    page: int | None
+    per_page: int
+    total: int | None
+    next_after: list | None
+
+    @property
+    def pages(self) -> int | None:
+        return None if self.total is None else -(-self.total // self.per_page)
+
+
+def get(*, wdtest_id: str) -> Row:
+    """Return one committed record (its column values). Raises NotFound."""
+    # One statement on a pooled connection of its own, returned at once: no ORM session to
+    # begin and, at teardown, to roll back and close (a quarter of a read's CPU).
+    with db.engine.connect() as conn:
+        record = conn.execute(BY_ID, {"wdtest_id": wdtest_id}).one_or_none()
     if record is None:
         raise NotFound(f"No wdtest with id {wdtest_id!r}.")
     return record
@@ -97,24 +135,53 @@ def get_all(
     sort: Iterable[str] = (),
     page: int = 1,
     per_page: int = 20,
-) -> Pagination:
+    include_total: bool = True,
+    after: Sequence | None = None,
+) -> Page:
     """One page of records matching every filter (ANDed), in ``sort`` order, ties by id.
 
     ``filters`` maps ``field`` or ``field__op`` (see OPERATORS) to a typed value.
+    ``after``: a ``next_after`` of an earlier page in this ``sort``: the page after it,
+    found through the index whatever its depth (``page`` is then ignored).
+    ``include_total=False`` skips the count (a full scan of the matches).
+    Raises InvalidInput for an ``after`` of another sort order.
     """
-    query = select(Wdtest).where(*(_condition(k, v) for k, v in (filters or {}).items()))
-    query = query.order_by(*_order_by(sort))
-    return db.paginate(query, page=page, per_page=per_page, max_per_page=None, error_out=False)
+    order = total_order(sort)
+    matching = [_condition(k, v) for k, v in (filters or {}).items()]
+    query = select(*TABLE.c).where(*matching).order_by(*_order_by(order)).limit(per_page + 1)
+    if after is None:
+        query = query.offset((page - 1) * per_page)
+    else:
+        after_sort, key = after
+        if any(item.lstrip("-") not in CURSOR_SORTABLE for item in order):
+            detail = f"A cursor follows a sort on {' and '.join(sorted(CURSOR_SORTABLE))} only."
+            raise InvalidInput(detail, {"after": [detail]})
+        if list(after_sort) != list(sort) or len(key) != len(order):
+            detail = "The cursor belongs to another sort order."
+            raise InvalidInput(detail, {"after": [detail]})
+        query = query.where(_after(order, key))
+    # As get(): a connection of its own. Its one transaction gives the page and the count the
+    # same snapshot. One more row than the page tells whether a next page exists.
+    with db.engine.connect() as conn:
+        rows = conn.execute(query).all()
+        total = None
+        if include_total:
+            total = conn.execute(select(func.count()).select_from(TABLE).where(*matching)).scalar_one()
+    items = rows[:per_page]
+    next_after = None
+    if len(rows) > per_page:
+        last = items[-1]
+        next_after = [list(sort), [getattr(last, item.lstrip("-")) for item in order]]
+    return Page(items, None if after is not None else page, per_page, total, next_after)
 
 
-def get_all_cached(*, dump: DumpPage, **query: Any) -> tuple[dict, bool]:
-    """``dump(get_all(**query))``, read through the cache; (page, hit)."""
+def get_all_cached(*, render: RenderPage, **query: Any) -> tuple[bytes, bool]:
+    """``render(get_all(**query))``, read through the cache; (body, hit)."""
     canonical = json.dumps(query, sort_keys=True, separators=(",", ":"))
     ident = hashlib.sha256(canonical.encode()).hexdigest()
-    body, hit = cache.read_through(
-        LIST_CACHE_KIND, ident, lambda: json.dumps(dump(get_all(**query))).encode(), fmt=dump, shared=True
+    return cache.read_through(
+        LIST_CACHE_KIND, ident, lambda: render(get_all(**query)), fmt=render, shared=True
     )
-    return json.loads(body), hit
 
 
 def snapshot(record: Wdtest) -> SimpleNamespace:

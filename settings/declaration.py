@@ -193,7 +193,7 @@ SETTINGS: tuple[Setting, ...] = (
             validate=Range(0.01, 60)),
     # gunicorn.conf.py; README "gunicorn".
     Setting("BIND", "names", ("127.0.0.1:8000",), "addresses gunicorn listens on"),
-    Setting("WEB_CONCURRENCY", "int", None, "workers; unset: 2 * cores + 1", validate=_min(1),
+    Setting("WEB_CONCURRENCY", "int", None, "workers; unset: one per core", validate=_min(1),
             options={"allow_none": True}),
     Setting("GUNICORN_WORKER_CLASS", "str", "gthread", "worker class"),
     Setting("GUNICORN_THREADS", "int", 4, "threads per worker", validate=_min(1)),

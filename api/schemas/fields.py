@@ -1,5 +1,8 @@
 """Custom marshmallow fields shared by the schemas."""
 
+import base64
+import binascii
+import json
 import math
 import re
 
@@ -73,3 +76,29 @@ class DelimitedList(fields.List):
         if not isinstance(value, str):
             raise self.make_error("invalid", input=value)
         return super()._deserialize(value.split(","), attr, data, **kwargs)
+
+
+class Cursor(fields.Field):
+    """An opaque position in a list: the service's ``[sort, key]`` as url-safe base64 of
+    compact JSON. Clients pass back what they were given; anything else is invalid."""
+
+    default_error_messages = {"invalid": "Not a valid cursor."}
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        data = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            decoded = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+        except (TypeError, ValueError, binascii.Error, RecursionError):
+            raise self.make_error("invalid") from None
+        if not (
+            isinstance(decoded, list)
+            and len(decoded) == 2
+            and all(isinstance(part, list) and all(isinstance(v, str) for v in part) for part in decoded)
+        ):
+            raise self.make_error("invalid")
+        return decoded

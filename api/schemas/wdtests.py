@@ -1,11 +1,11 @@
 """Wdtest schemas, named by direction: Create/Update in, Out/Page out, Query and Path for the URL."""
 
-from marshmallow import RAISE, Schema, fields
+from marshmallow import RAISE, Schema, ValidationError, fields, post_dump, validates_schema
 from marshmallow.validate import Length, OneOf, Range
 
-from api.schemas.fields import DelimitedList, FullMatch, QueryInteger, StrictInteger, Text
+from api.schemas.fields import Cursor, DelimitedList, FullMatch, QueryInteger, StrictInteger, Text
 from models.wdtest import AGE_MAX, AGE_MIN, ID_MAX_LENGTH, NAME_MAX_LENGTH
-from services.wdtests import COLUMNS
+from services.wdtests import COLUMNS, CURSOR_SORTABLE
 
 # "." and ".." are excluded: clients collapse them as path segments, so such a record
 # could never be read back at /wdtests/<id>.
@@ -88,14 +88,33 @@ class WdtestPage(Schema):
     """One page of records."""
 
     items = fields.List(fields.Nested(WdtestOut), required=True)
-    page = fields.Integer(required=True, metadata={"example": 1})
+    page = fields.Integer(
+        metadata={"description": "The page number; absent when reached with `after`", "example": 1}
+    )
     per_page = fields.Integer(required=True, metadata={"example": 20})
     pages = fields.Integer(
-        required=True, metadata={"description": "Number of pages (0 if none)", "example": 1}
+        metadata={"description": "Number of pages (0 if none); absent with include_total=false", "example": 1}
     )
     total = fields.Integer(
-        required=True, metadata={"description": "Records matching the filters", "example": 1}
+        metadata={
+            "description": "Records matching the filters; absent with include_total=false",
+            "example": 1,
+        }
     )
+    next_cursor = Cursor(
+        attribute="next_after",
+        required=True,
+        allow_none=True,
+        metadata={
+            "type": "string",
+            "description": "Pass as `after` for the next page (same filters and sort); null on the last page",
+        },
+    )
+
+    @post_dump
+    def _drop_unknown(self, data, **kwargs):
+        # Not computed for this request (no count, or a cursor page): absent, not null.
+        return {key: value for key, value in data.items() if value is not None or key == "next_cursor"}
 
 
 def _text_filter(description: str) -> Text:
@@ -122,6 +141,22 @@ class WdtestQuery(Schema):
     )
     per_page = QueryInteger(
         load_default=20, validate=Range(min=1, max=100), metadata={"description": "Page size, 1-100"}
+    )
+    include_total = fields.Boolean(
+        load_default=True,
+        metadata={
+            "description": "false: no count (total, pages, X-Total-Count and the last link are left out), "
+            "which a large table answers much faster"
+        },
+    )
+    after = Cursor(
+        metadata={
+            "type": "string",
+            "description": "Cursor pagination: the next_cursor of the previous page (not with page). "
+            "Stable under inserts, and as fast deep in the list as at its start. Sort on "
+            + " and ".join(sorted(CURSOR_SORTABLE))
+            + " only, the sort and filters of the page that gave it",
+        }
     )
     sort = DelimitedList(
         fields.String(validate=OneOf(SORT_CHOICES)),
@@ -154,6 +189,11 @@ class WdtestQuery(Schema):
         validate=Length(min=1, max=LIST_MAX_ITEMS),
         metadata={"description": "age is one of (comma-separated)"},
     )
+
+    @validates_schema(pass_original=True)
+    def _one_way_to_page(self, data, original, **kwargs):
+        if "after" in data and "page" in original:
+            raise ValidationError("Give page or after, not both.", "after")
 
 
 # Built once: schema instances are reused by every request.

@@ -1,5 +1,6 @@
 -- wrk script of bench/run.py: one request kind per run, chosen by the arguments after "--":
---   mode   "id" (random seeded id), "list" (random 20-row page), "post" (a new record)
+--   mode   "id" (random seeded id), "list" (random 20-row page), "post" (a new record),
+--          "paths" (a random line of the file named by query: bench/scale.py's requests)
 --          or a fixed path such as "/healthz"; "warm-id" / "warm-list" request every id / page
 --          once (one wrk thread), then exit wrk (a cache warm-up; it prints no summary)
 --   count  ids to pick from (id) or pages to pick from (list)
@@ -12,6 +13,7 @@ local mode, count, token, query
 local headers, post_headers
 local sent = 0
 local next_index
+local paths
 
 function setup(thread)
   thread_index = (thread_index or 0) + 1
@@ -24,6 +26,12 @@ function init(args)
   post_headers = { ["X-API-Key"] = args[4], ["Content-Type"] = "application/json" }
   math.randomseed(os.time() * 1000 + tid)
   next_index = 0
+  if mode == "paths" then
+    paths = {}
+    for line in io.lines(query) do
+      paths[#paths + 1] = line
+    end
+  end
 end
 
 local function list_path(page)
@@ -46,6 +54,8 @@ function request()
     return wrk.format("GET", string.format("/api/v1/wdtests/b%07d", math.random(0, count - 1)), headers)
   elseif mode == "list" then
     return wrk.format("GET", list_path(math.random(1, count)), headers)
+  elseif mode == "paths" then
+    return wrk.format("GET", paths[math.random(1, #paths)], headers)
   elseif mode == "post" then
     sent = sent + 1
     local body = string.format('{"id":"p%s-%d-%d","name":"bench","age":%d}', token, tid, sent, sent % 100)

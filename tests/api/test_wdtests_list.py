@@ -86,7 +86,14 @@ def test_defaults_and_edges(people):
 
 def test_empty_table(client):
     response = client.get(URL)
-    assert response.get_json() == {"items": [], "page": 1, "per_page": 20, "pages": 0, "total": 0}
+    assert response.get_json() == {
+        "items": [],
+        "page": 1,
+        "per_page": 20,
+        "pages": 0,
+        "total": 0,
+        "next_cursor": None,
+    }
     assert response.headers["X-Total-Count"] == "0"
 
 

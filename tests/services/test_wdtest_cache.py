@@ -119,15 +119,16 @@ def test_reader_that_started_after_the_write_still_fills(ctx):
     assert read("f") == ({"id": "f", "name": "b", "age": None}, True)
 
 
-def dump_page(page) -> dict:
-    return {"names": [r.name for r in page.items], "total": page.total}
+def dump_page(page) -> bytes:
+    return json.dumps({"names": [r.name for r in page.items], "total": page.total}).encode()
 
 
 dump_page.version = "p1"
 
 
 def read_page(**query):
-    return wdtests.get_all_cached(dump=dump_page, **query)
+    body, hit = wdtests.get_all_cached(render=dump_page, **query)
+    return json.loads(body), hit
 
 
 def test_list_pages_are_cached_per_query(ctx):
@@ -173,7 +174,8 @@ def test_slow_list_reader_cannot_put_back_a_page_older_than_a_finished_write(ctx
 
     def reader():
         with other.app_context():
-            result["read"] = wdtests.get_all_cached(dump=stalled_dump)
+            body, hit = wdtests.get_all_cached(render=stalled_dump)
+            result["read"] = json.loads(body), hit
             db.session.remove()
 
     thread = threading.Thread(target=reader)

@@ -83,3 +83,50 @@ def test_rotation_across_processes_loses_and_corrupts_nothing(tmp_path):
             assert key not in seen, f"duplicated line {key}"
             seen.add(key)
     assert seen == {(w, s) for w in range(writers) for s in range(count)}
+
+
+def _gunicorn_config(access_log_format: str):
+    from gunicorn.config import Config
+
+    cfg = Config()
+    cfg.set("access_log_format", access_log_format)
+    return cfg
+
+
+def test_lean_access_atoms_give_gunicorn_s_own_line():
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from gunicorn.glogging import Logger, SafeAtoms
+
+    from settings.logs import ACCESS_REQUEST_ID, GunicornLogger
+
+    fmt = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(f)s" "%(a)s"'
+    cfg = _gunicorn_config(fmt)
+    environ = {
+        "REMOTE_ADDR": "10.0.0.7",
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": '/api/v1/wdtests?name="x"',
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_USER_AGENT": 'agent "quoted"',
+        "PATH_INFO": "/api/v1/wdtests",
+    }
+    resp = SimpleNamespace(
+        status="200 OK", sent=123, headers=[("Content-Type", "application/json"), ("X-Request-ID", "r-1")]
+    )
+    req = SimpleNamespace(headers=[("USER-AGENT", 'agent "quoted"')])
+    took = timedelta(seconds=1, microseconds=2345)
+    lean, full = GunicornLogger(cfg), Logger(cfg)
+    assert lean.lean_atoms
+    lean_atoms = SafeAtoms(lean.atoms(resp, req, environ, took))
+    full_atoms = SafeAtoms(full.atoms(resp, req, environ, took))
+    assert fmt % lean_atoms == fmt % full_atoms
+    assert lean_atoms[ACCESS_REQUEST_ID] == full_atoms[ACCESS_REQUEST_ID] == "r-1"
+
+    other = "%(h)s %({user-agent}i)s %(p)s"
+    cfg = _gunicorn_config(other)
+    lean, full = GunicornLogger(cfg), Logger(cfg)
+    assert not lean.lean_atoms  # another format: gunicorn's full atoms
+    assert other % SafeAtoms(lean.atoms(resp, req, environ, took)) == other % SafeAtoms(
+        full.atoms(resp, req, environ, took)
+    )
