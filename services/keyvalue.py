@@ -24,9 +24,13 @@ class Entry:
     ttl: int | None  # seconds left; None when the key never expires
 
 
+KEY_RULE = f"1-{KEY_MAX_LENGTH} printable characters, no '.' or '..' between slashes"
+
+
 def _redis_key(key: str) -> str:
-    if not 1 <= len(key) <= KEY_MAX_LENGTH or not key.isprintable():
-        message = f"Must be 1-{KEY_MAX_LENGTH} printable characters."
+    # "." and ".." segments are collapsed by clients: such a key could never be addressed.
+    if not 1 <= len(key) <= KEY_MAX_LENGTH or not key.isprintable() or {".", ".."} & set(key.split("/")):
+        message = f"Must be {KEY_RULE}."
         raise InvalidInput(f"Invalid key: {message}", {"key": [message]})
     return redis_store.state.key("kv", key)
 

@@ -22,8 +22,11 @@ from extensions import amqp
 from services.errors import InvalidInput, NotFound
 
 QUEUE_NAME_MAX_LENGTH = 200
-QUEUE_NAME_RULE = f"1-{QUEUE_NAME_MAX_LENGTH} characters from [A-Za-z0-9._:-], not starting with 'amq.'"
-_QUEUE_NAME = re.compile(rf"[A-Za-z0-9._:-]{{1,{QUEUE_NAME_MAX_LENGTH}}}")
+QUEUE_NAME_RULE = (
+    f"1-{QUEUE_NAME_MAX_LENGTH} characters from [A-Za-z0-9._:-], not '.' or '..', not starting with 'amq.'"
+)
+# "." and ".." are path segments that clients collapse: such a queue could never be addressed.
+_QUEUE_NAME = re.compile(rf"(?!\.\.?$)[A-Za-z0-9._:-]{{1,{QUEUE_NAME_MAX_LENGTH}}}")
 RESERVED_PREFIX = "amq."
 GET_MAX = 100
 
