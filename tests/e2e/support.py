@@ -164,10 +164,10 @@ def spec_hash(spec: dict, *extra: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def generated(kind: str, spec: dict, tool: str, generate) -> Path:
+def generated(kind: str, spec: dict, tool: str, generate, cache: Path = CACHE) -> Path:
     """The client ``generate(spec_file, out_dir)`` makes from ``spec``, cached by the spec's hash
-    and the tool's version: generation starts a JVM or Node, the tests reuse the output."""
-    out = CACHE / f"{tool}-{kind}-{spec_hash(spec)}"
+    (the tool versions are pinned): generation starts a JVM or Node, later runs reuse it."""
+    out = cache / f"{tool}-{kind}-{spec_hash(spec)}"
     if not (out / ".complete").exists():
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir(parents=True)
