@@ -3,62 +3,57 @@ a silently replaced character, or a response that is not JSON."""
 
 import pytest
 
-from tests.ops_support import assert_problem
+from tests.helpers.problems import assert_problem
 
 
-@pytest.fixture
-def client(sqlite_app):
-    return sqlite_app.test_client()
-
-
-def test_a_key_with_a_newline_is_refused_not_unrouted(client):
-    body = assert_problem(client.get("/api/v1/redis/keys/a%0Ab"), 400)
+def test_a_key_with_a_newline_is_refused_not_unrouted(http):
+    body = assert_problem(http.get("/api/v1/redis/keys/a%0Ab"), 400)
     assert body["errors"]["key"]
 
 
 @pytest.mark.parametrize(
     "path", ["/api/v1/redis/keys/alias\xff", "/api/v1/redis/keys/alias\xfe", "/api/v1/rabbitmq/queues/q\xc3"]
 )
-def test_a_path_that_is_not_utf8_is_refused(client, path):
+def test_a_path_that_is_not_utf8_is_refused(http, path):
     # The WSGI environ carries the raw bytes as latin-1; werkzeug would replace them with U+FFFD.
-    response = client.get("/", environ_overrides={"PATH_INFO": path})
+    response = http.get("/", environ_overrides={"PATH_INFO": path})
     assert "UTF-8" in assert_problem(response, 400)["detail"]
 
 
-def test_a_utf8_path_is_accepted(client):
-    response = client.get("/", environ_overrides={"PATH_INFO": "/api/v1/demo/users/\xc3\xa9t\xc3\xa9"})
+def test_a_utf8_path_is_accepted(http):
+    response = http.get("/", environ_overrides={"PATH_INFO": "/api/v1/demo/users/\xc3\xa9t\xc3\xa9"})
     assert response.status_code == 200 and response.get_json() == {"id": "été"}
 
 
 @pytest.mark.parametrize("query", ["name=%FF", "name=ok&age=%C3", "%FE=1"])
-def test_a_query_that_is_not_utf8_is_refused(client, query):
-    assert "UTF-8" in assert_problem(client.get(f"/api/v1/wdtests?{query}"), 400)["detail"]
+def test_a_query_that_is_not_utf8_is_refused(http, query):
+    assert "UTF-8" in assert_problem(http.get(f"/api/v1/wdtests?{query}"), 400)["detail"]
 
 
 @pytest.mark.parametrize("key", [".", "..", "a/./b", "a/..", "../a"])
-def test_dot_segment_keys_are_refused(client, key):
-    body = assert_problem(client.put(f"/api/v1/redis/keys/{key}", json={"value": "x"}), 400)
+def test_dot_segment_keys_are_refused(http, key):
+    body = assert_problem(http.put(f"/api/v1/redis/keys/{key}", json={"value": "x"}), 400)
     assert body["errors"]["key"]
 
 
 @pytest.mark.parametrize("name", [".", ".."])
-def test_dot_queue_names_are_refused(client, name):
+def test_dot_queue_names_are_refused(http, name):
     # Checked before the broker is asked, so no RabbitMQ is needed.
-    body = assert_problem(client.put(f"/api/v1/rabbitmq/queues/{name}"), 400)
+    body = assert_problem(http.put(f"/api/v1/rabbitmq/queues/{name}"), 400)
     assert body["errors"]["name"]
 
 
 @pytest.mark.parametrize(
     "raw", ['{"x": 1e309}', '{"x": -1e400}', '{"x": NaN}', '{"x": Infinity}', "[-Infinity]"]
 )
-def test_json_numbers_no_response_could_carry_are_refused(client, raw):
-    response = client.post("/api/v1/demo/echo", data=raw, content_type="application/json")
+def test_json_numbers_no_response_could_carry_are_refused(http, raw):
+    response = http.post("/api/v1/demo/echo", data=raw, content_type="application/json")
     assert "not valid JSON" in assert_problem(response, 400)["detail"]
 
 
-def test_echo_answers_valid_json_for_large_finite_numbers(client):
+def test_echo_answers_valid_json_for_large_finite_numbers(http):
     raw = '{"big": 1.7976931348623157e308, "int": 100000000000000000000000000000}'
-    response = client.post("/api/v1/demo/echo", data=raw, content_type="application/json")
+    response = http.post("/api/v1/demo/echo", data=raw, content_type="application/json")
     assert response.status_code == 200
     assert response.get_json()["json"] == {"big": 1.7976931348623157e308, "int": 10**29}
 
@@ -71,8 +66,8 @@ def test_echo_answers_valid_json_for_large_finite_numbers(client):
         ("/api/v1/rabbitmq/queues/q1/messages", {"POST", "OPTIONS"}),
     ],
 )
-def test_options_is_204_with_allow(client, path, allowed):
-    response = client.options(path)
+def test_options_is_204_with_allow(http, path, allowed):
+    response = http.options(path)
     assert response.status_code == 204 and response.data == b""
     assert "Content-Type" not in response.headers
     assert set(response.headers["Allow"].split(", ")) == allowed

@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from tests.e2e.support import API_KEY, BIN, SPECS, generated, run
+from tests.helpers.live_server import API_KEY, BIN, SPECS, generated, run
 
 KIND = "openapi3"
 PACKAGE = "wdapi_opc"

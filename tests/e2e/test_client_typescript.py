@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.support import API_KEY, BIN, SPECS, generated, run
+from tests.helpers.live_server import API_KEY, BIN, SPECS, generated, run
 
 TS = Path(__file__).parent / "ts"
 NODE_MODULES = TS / "node_modules"

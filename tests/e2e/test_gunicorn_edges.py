@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from tests.e2e.support import raw_request, request
+from tests.helpers.live import request
+from tests.helpers.live_server import raw_request
 
 
 def parse(answer: bytes) -> tuple[int, dict[str, str], bytes]:
@@ -37,22 +38,22 @@ def test_gunicorn_rejections_are_problem_json(open_server, data, status):
 
 @pytest.mark.parametrize("path", ["/api/v1/redis/keys/alias%FF", "/api/v1/redis/keys/alias%FE"])
 def test_invalid_utf8_in_the_path_is_400_through_gunicorn(open_server, path):
-    status, headers, body = request(open_server.port, "GET", path)
-    assert status == 400 and headers["Content-Type"] == "application/problem+json", body
-    assert "UTF-8" in json.loads(body)["detail"]
+    response = request(open_server.port, "GET", path)
+    assert response.status == 400 and response.header("Content-Type") == "application/problem+json"
+    assert "UTF-8" in response.json()["detail"]
 
 
 def test_invalid_utf8_in_the_query_is_400_through_gunicorn(open_server):
-    status, _, body = request(open_server.port, "GET", "/api/v1/wdtests?name=%FF")
-    assert status == 400 and "UTF-8" in json.loads(body)["detail"]
+    response = request(open_server.port, "GET", "/api/v1/wdtests?name=%FF")
+    assert response.status == 400 and "UTF-8" in response.json()["detail"]
 
 
 def test_a_newline_key_is_400_through_gunicorn(open_server):
-    status, _, body = request(open_server.port, "GET", "/api/v1/redis/keys/a%0Ab")
-    assert status == 400 and json.loads(body)["errors"]["key"]
+    response = request(open_server.port, "GET", "/api/v1/redis/keys/a%0Ab")
+    assert response.status == 400 and response.json()["errors"]["key"]
 
 
 def test_options_is_204_with_allow_through_gunicorn(open_server):
-    status, headers, body = request(open_server.port, "OPTIONS", "/api/v1/wdtests/abc")
-    assert status == 204 and body == b"" and "Content-Type" not in headers
-    assert set(headers["Allow"].split(", ")) == {"GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"}
+    response = request(open_server.port, "OPTIONS", "/api/v1/wdtests/abc")
+    assert response.status == 204 and response.body == b"" and response.header("Content-Type") is None
+    assert set(response.header("Allow").split(", ")) == {"GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"}

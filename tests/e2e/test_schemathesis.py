@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from tests.e2e.support import API_KEY, BIN, OUTPUT, SPECS
+from tests.helpers.live_server import API_KEY, BIN, OUTPUT, SPECS
 
 SEED = 42
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES") or 50)

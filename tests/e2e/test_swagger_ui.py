@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.e2e.support import API_KEY, OUTPUT
+from tests.helpers.live_server import API_KEY, OUTPUT
 
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = [

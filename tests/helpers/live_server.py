@@ -5,44 +5,30 @@ private vhost, deleted afterwards with every queue the clients declared in it)."
 from __future__ import annotations
 
 import hashlib
-import http.client
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
-from tests.ops_support import free_port
-from tests.redis_support import TEST_REDIS_URL, redis_test_prefix
+from tests.helpers.env import clean_env
+from tests.helpers.gunicorn import Gunicorn
+from tests.helpers.live import request
+from tests.helpers.redis_support import TEST_REDIS_URL, redis_test_prefix
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-OUTPUT = Path(os.environ.get("E2E_OUTPUT_DIR", ROOT / "build" / "e2e"))  # screenshots, reports
+OUTPUT = Path(os.environ.get("E2E_OUTPUT_DIR") or ROOT / "build" / "e2e")  # screenshots, reports
 CACHE = ROOT / ".cache" / "clients"  # generated clients, keyed by the spec's hash
 API_KEY = "e2e-secret-key"
 SPECS = {"swagger2": "/api/v1/swagger.json", "openapi3": "/api/v1/openapi.json"}
-# Settings the app reads from the environment: the developer's shell must not leak in.
-APP_ENV_NAMES = ("DATABASE_URL", "SECRET_KEY", "LOG_LEVEL", "AMQP_URL", "CACHE_TTL", "WDTEST_EVENTS_EXCHANGE")
-
-
-def request(port: int, method: str, path: str, body: bytes | None = None, headers=None, timeout=15.0):
-    """One request on its own connection: (status, headers, body)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request(method, path, body=body, headers={"Connection": "close", **(headers or {})})
-        response = conn.getresponse()
-        return response.status, response.headers, response.read()
-    finally:
-        conn.close()
 
 
 def raw_request(port: int, data: bytes, timeout: float = 15.0) -> bytes:
-    """Bytes as sent (for requests no HTTP library would build), the full answer back."""
+    """Bytes as sent (for requests no HTTP library would build), the whole answer back."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         sock.sendall(data)
         chunks = []
@@ -78,21 +64,14 @@ class RabbitVhost:
 
 
 class LiveServer:
-    """gunicorn serving the real app; ``api_keys`` empty means writes need no key."""
+    """gunicorn serving ``run:app`` (migrated SQLite); ``api_keys`` empty: writes need no key."""
 
     def __init__(self, workdir: Path, *, amqp_url: str, api_keys: tuple[str, ...] = ()):
         self.workdir = workdir
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.api = f"{self.base}/api/v1"
-        self.api_keys = api_keys
         self.env = {
-            **{k: v for k, v in os.environ.items() if not self._app_setting(k)},
             "APP_ENV": "test",
-            "BIND": f"127.0.0.1:{self.port}",
             "WEB_CONCURRENCY": "2",
             "GUNICORN_THREADS": "4",
-            "GUNICORN_CONTROL_SOCKET": "off",
             "GUNICORN_ACCESSLOG": "off",
             "LOG_LEVEL": "warning",
             "DATABASE_URL": f"sqlite:///{workdir / 'e2e.sqlite3'}",
@@ -101,62 +80,34 @@ class LiveServer:
             "AMQP_URL": amqp_url,
             "API_KEYS": ",".join(api_keys),
         }
-        self.process: subprocess.Popen | None = None
-        self.log = workdir / "gunicorn.log"
+        self.gunicorn: Gunicorn | None = None
 
-    @staticmethod
-    def _app_setting(name: str) -> bool:
-        prefixes = ("APP_", "API_", "REDIS_", "RABBIT_", "GUNICORN_", "LOG_", "READY_", "CORS_", "OUTBOX_")
-        return name.startswith(prefixes) or name in APP_ENV_NAMES
-
-    def start(self, timeout: float = 60) -> None:
-        self.workdir.mkdir(parents=True, exist_ok=True)
+    def start(self) -> None:
         subprocess.run(
             [str(BIN / "flask"), "--app", "run", "db", "upgrade"],
             cwd=ROOT,
-            env=self.env,
+            env=clean_env(**self.env),
             check=True,
             capture_output=True,
             timeout=120,
         )
-        out = open(self.log, "w")  # gunicorn keeps its own copy of the descriptor
-        self.process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "run:app"],
-            cwd=ROOT,
-            env=self.env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        out.close()
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if request(self.port, "GET", "/healthz", timeout=2)[0] == 200:
-                    return
-            except OSError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"gunicorn did not start:\n{self.log.read_text()[-3000:]}")
-            time.sleep(0.2)
+        self.gunicorn = Gunicorn(self.workdir / "gunicorn.log", app="run:app", **self.env)
+        self.gunicorn.wait_ready(timeout=60)
+        self.port = self.gunicorn.port
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.api = f"{self.base}/api/v1"
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.gunicorn:
+            self.gunicorn.stop()
 
     def spec(self, kind: str) -> dict | None:
         """The served document (``swagger2`` or ``openapi3``), or None while it is not served."""
-        status, _, body = request(self.port, "GET", SPECS[kind])
-        if status == 404:
+        response = request(self.port, "GET", SPECS[kind])
+        if response.status == 404:
             return None
-        assert status == 200, body
-        return json.loads(body)
+        assert response.status == 200, response.body
+        return response.json()
 
 
 def spec_hash(spec: dict, *extra: str) -> str:
