@@ -96,9 +96,6 @@ def test_a_refused_request_is_a_typed_problem(wdapi, client):
     assert isinstance(problem, wdapi.Problem) and problem.status == 400 and problem.errors["id"]
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason="spec: 401 is documented on no operation, so no typed Problem"
-)
 def test_a_write_without_key_is_a_typed_401_problem(wdapi, keyed_server):
     with api_client(wdapi, keyed_server) as c:
         with pytest.raises(wdapi.exceptions.UnauthorizedException) as caught:
