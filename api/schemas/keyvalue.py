@@ -4,7 +4,7 @@ from marshmallow import RAISE, Schema, fields
 from marshmallow.validate import Range
 
 from api.schemas.fields import StrictInteger, Text
-from services.keyvalue import KEY_MAX_LENGTH, TTL_MAX, VALUE_MAX_BYTES
+from services.keyvalue import KEY_RULE, TTL_MAX, VALUE_MAX_BYTES
 
 
 class KeyPut(Schema):
@@ -26,20 +26,13 @@ class KeyPut(Schema):
 
 
 class KeyPath(Schema):
-    key = fields.String(
-        metadata={
-            "description": f"1-{KEY_MAX_LENGTH} printable characters; "
-            "percent-encode spaces, '/' and non-ASCII"
-        }
-    )
+    key = fields.String(metadata={"description": f"{KEY_RULE}; percent-encode spaces, '/' and non-ASCII"})
 
 
 class KeyOut(Schema):
     """A stored key."""
 
-    key = fields.String(
-        required=True, metadata={"description": f"1-{KEY_MAX_LENGTH} printable characters", "example": "k"}
-    )
+    key = fields.String(required=True, metadata={"description": KEY_RULE, "example": "k"})
     value = fields.String(required=True, metadata={"example": "1233"})
     ttl = fields.Integer(
         required=True, allow_none=True, metadata={"description": "Seconds left; null: never expires"}
