@@ -55,6 +55,7 @@ KNOWN_SPEC_FINDINGS = {
     ("ST104", "DELETE /rabbitmq/queues/{name}"): "204 without Content-Type",
     ("ST104", "DELETE /redis/keys/{key}"): "204 without Content-Type",
     ("ST104", "DELETE /wdtests/{wdtest_id}"): "204 without Content-Type",
+    ("ST104", "Stateful tests"): "204 without Content-Type",
     # Limits the server enforces that are not schema constraints.
     ("ST202", "GET /exceptions/abort/{code}"): "code: no enum of the statuses werkzeug knows",
     ("ST202", "GET /exceptions/divide"): "b: 0 is refused (not: {const: 0} in 3.1)",
