@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 BIND   ?= 127.0.0.1:8000
 SPEC   ?= swagger.json
+OPENAPI ?= openapi.json
 export FLASK_APP := run
 SUDO   := $(shell test "$$(id -u)" = 0 || echo sudo)
 
@@ -67,8 +68,8 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-swagger: install ## export the spec to $(SPEC)
-	$(BIN)/python -m swagger_export -o $(SPEC)
+swagger: install ## export Swagger 2.0 to $(SPEC) and OpenAPI 3.1 to $(OPENAPI)
+	$(BIN)/python -m swagger_export -o $(SPEC) --openapi $(OPENAPI)
 
 $(VENV)/.bench-installed: $(VENV)/.installed bench/requirements.lock
 	$(BIN)/python -m pip install -q -r bench/requirements.lock

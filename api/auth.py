@@ -8,13 +8,12 @@ import logging
 from flask import Flask, current_app, g, request
 
 from api import API_PREFIX
+from api.access import API_KEY_HEADER, auth_applies
 from api.errors import problem
 
 log = logging.getLogger(__name__)
 
-API_KEY_HEADER = "X-API-Key"
-SPEC_PATH = f"{API_PREFIX}/swagger.json"
-READ_METHODS = {"GET", "HEAD"}
+SPEC_PATHS = (f"{API_PREFIX}/swagger.json", f"{API_PREFIX}/openapi.json")
 
 
 def register_auth(app: Flask) -> None:
@@ -23,14 +22,9 @@ def register_auth(app: Flask) -> None:
 
 
 def needs_api_key() -> bool:
-    config = current_app.config
-    if not config["API_KEYS"] or config["API_AUTH_DISABLED"]:
+    if not request.path.startswith(f"{API_PREFIX}/") or request.path in SPEC_PATHS:
         return False
-    if not request.path.startswith(f"{API_PREFIX}/") or request.path == SPEC_PATH:
-        return False
-    if request.method == "OPTIONS":
-        return False  # CORS preflights never carry credentials
-    return request.method not in READ_METHODS or config["API_READ_AUTH"]
+    return auth_applies(current_app.config, request.method)
 
 
 def valid_api_key(supplied: str) -> bool:

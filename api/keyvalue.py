@@ -26,14 +26,14 @@ class RedisKey(Resource):
     @returns(201, KeyOut, "Created")
     @returns(200, KeyOut, "Replaced")
     @body(KeyPut)
-    @errors(401, 503)
+    @errors(503)
     def put(self, key, body):
         """Create or replace a key."""
         entry, created = keyvalue.put(key=key, value=body["value"], ttl=body["ttl"])
         return entry, 201 if created else 200
 
     @returns(204, description="Deleted")
-    @errors(400, 401, 404, 503)
+    @errors(400, 404, 503)
     def delete(self, key):
         """Delete a key."""
         keyvalue.delete(key=key)

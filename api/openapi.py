@@ -1,44 +1,101 @@
-"""The Swagger 2.0 document: Flask-RESTX docs built from the operations' declarations.
+"""The API documents: Swagger 2.0 and OpenAPI 3.1, built from the same declarations.
 
-Every Swagger-2-specific detail lives here (apispec's "2.0" output, ``#/definitions``
-references, ``collectionFormat``, no ``default: null``, examples on bodies only), so an
-OpenAPI 3 document can be built beside it from the same records: each view function's
-``api.operations.Operation`` and each resource's path schema. apispec converts the
-marshmallow schemas; Flask-RESTX only receives its output, so no model is written twice.
+Both come from each view's ``api.operations.Operation``, each resource's path schema and
+the app's settings (which operations need an API key); apispec converts the marshmallow
+schemas. Every version-specific detail lives in this module: ``#/definitions`` or
+``#/components/schemas``, ``collectionFormat`` or ``style``/``explode``, body parameters
+or ``requestBody``, ``produces`` or ``content``. Flask-RESTX only routes and serves.
 """
 
 from __future__ import annotations
 
+import copy
 from http import HTTPStatus
+from typing import Any
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask
-from flask_restx import Namespace
-from flask_restx.swagger import parse_rule
-from marshmallow import Schema
+from flask_restx import Api
+from flask_restx.swagger import extract_path, parse_rule
+from flask_restx.utils import camel_to_dash
+from marshmallow import Schema, fields
 from werkzeug.routing.rules import parse_converter_args
 
+from api.access import API_KEY_HEADER, auth_applies
 from api.converters import RegexConverter
+from api.errors import PROBLEM_MIMETYPE
 from api.operations import PATH_ATTR, Operation, operations, schema_name
-from api.schemas.fields import DelimitedList
+from api.schemas.fields import DelimitedList, Upload
 from api.schemas.problem import Problem
 
-SWAGGER_VERSION = "2.0"
-_documented: set[str] = set()
+SWAGGER_2 = "2.0"
+OPENAPI_3 = "3.1.0"
+JSON = "application/json"
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+# What an error answers, per status: the detail of the Problem example.
+EXAMPLE_DETAILS = {
+    400: "Invalid request body: name.",
+    401: "Send a valid API key in the X-API-Key header.",
+    404: "No record 'no-such-id'.",
+    409: "A record with id '3' already exists.",
+    413: "The request body is larger than the limit.",
+    415: "Did not attempt to load JSON data because the request Content-Type was not 'application/json'.",
+    503: "The database is unavailable; try again shortly.",
+}
 
 
-def _csv_collection(self, field, ret, **kwargs):
-    # apispec documents list parameters as repeated (multi); ours are comma lists.
-    return {"collectionFormat": "csv"} if isinstance(field, DelimitedList) else {}
+def _v2(spec: APISpec) -> bool:
+    return spec.openapi_version.major < 3
 
 
-def _spec() -> tuple[APISpec, MarshmallowPlugin]:
-    # Nested schemas become definitions of their own, named by class like the rest.
+def _list_style(self, field, ret, **kwargs) -> dict:
+    # apispec documents list parameters as repeated; ours are one comma list (the server
+    # accepts the repeated form too).
+    if not isinstance(field, DelimitedList):
+        return {}
+    if self.openapi_version.major < 3:
+        return {"collectionFormat": "csv"}
+    return {"style": "form", "explode": False}
+
+
+def _dict_size(self, field, ret, **kwargs) -> dict:
+    # apispec reads Length on a Dict as a string length; for an object it counts properties.
+    if not isinstance(field, fields.Dict):
+        return {}
+    out = {}
+    for length, properties in (("minLength", "minProperties"), ("maxLength", "maxProperties")):
+        if length in ret:
+            out[properties] = ret.pop(length)
+    if field.key_field is not None and self.openapi_version.major >= 3:
+        names = self.field2property(field.key_field)
+        names.pop("type", None)
+        if names:
+            out["propertyNames"] = names
+    return out
+
+
+def _upload(self, field, ret, **kwargs) -> dict:
+    if not isinstance(field, Upload):
+        return {}
+    return {"type": "file"} if self.openapi_version.major < 3 else {"type": "string", "format": "binary"}
+
+
+def _spec(version: str, api: Api) -> tuple[APISpec, MarshmallowPlugin]:
+    # Nested schemas become components of their own, named by class like the rest.
     plugin = MarshmallowPlugin(schema_name_resolver=schema_name)
-    spec = APISpec("wdapi", "1", SWAGGER_VERSION, plugins=[plugin])
-    assert plugin.converter is not None  # set by APISpec(plugins=...)
-    plugin.converter.add_parameter_attribute_function(_csv_collection)
+    spec = APISpec(
+        api.title,
+        api.version,
+        version,
+        plugins=[plugin],
+        info={"description": api.description},
+    )
+    converter = plugin.converter
+    assert converter is not None  # set by APISpec(plugins=...)
+    converter.add_parameter_attribute_function(_list_style)
+    converter.add_attribute_function(_dict_size)
+    converter.add_attribute_function(_upload)
     return spec, plugin
 
 
@@ -51,94 +108,189 @@ def _drop_null_defaults(node):
     return node
 
 
-def _definition_ref(schema: Schema) -> dict:
-    return {"$ref": f"#/definitions/{schema_name(schema)}"}
+def _ref(spec: APISpec, schema: Schema) -> dict:
+    name = schema_name(schema)
+    if name not in spec.components.schemas:
+        spec.components.schema(name, schema=schema)
+    prefix = "#/definitions/" if _v2(spec) else "#/components/schemas/"
+    return {"$ref": prefix + name}
 
 
-def query_params(schema: Schema) -> dict:
-    """Swagger query parameters for every field of ``schema`` (for ``ns.doc(params=...)``)."""
-    _, plugin = _spec()
+def problem_example(code: int, path: str) -> dict:
+    """A Problem as the server answers ``code`` on ``path``."""
+    return {
+        "type": "about:blank",
+        "title": HTTPStatus(code).phrase,
+        "status": code,
+        "detail": EXAMPLE_DETAILS.get(code, HTTPStatus(code).description),
+        "instance": path,
+    }
+
+
+def _parameters(spec: APISpec, plugin: MarshmallowPlugin, schema: Schema, location: str) -> list[dict]:
     assert plugin.converter is not None
-    params = plugin.converter.schema2parameters(schema, location="query")
-    for p in params:
-        p.pop("example", None)  # Swagger 2.0 allows examples on bodies only
-    return {p.pop("name"): _drop_null_defaults(p) for p in params}
+    params = plugin.converter.schema2parameters(schema, location=location)
+    if _v2(spec):
+        for p in params:
+            p.pop("example", None)  # Swagger 2.0 allows examples on bodies only
+    return params
 
 
-def _models(ns: Namespace, ops: list[Operation]) -> dict:
-    """Register ``Problem`` and every body and response schema (nested ones included)
-    as Swagger models on ``ns``; return name -> model."""
-    spec, _ = _spec()
-    schemas: list[Schema] = [Problem()]
-    for op in ops:
-        schemas += [op.body] if op.body is not None else []
-        schemas += [r.schema for r in op.responses.values() if r.schema is not None]
-    for schema in schemas:
-        if schema_name(schema) not in spec.components.schemas:
-            spec.components.schema(schema_name(schema), schema=schema)
-    definitions = spec.to_dict()["definitions"]
-    return {name: ns.schema_model(name, _drop_null_defaults(d)) for name, d in definitions.items()}
-
-
-def _document_path(ns: Namespace, app: Flask, resource, urls) -> None:
-    """Path parameters: described by the resource's path schema, typed by the URL converter."""
+def _path_parameters(spec, plugin, app: Flask, resource, urls) -> list[dict]:
+    """Described by the resource's path schema; a regex converter adds its pattern."""
     schema = getattr(resource, PATH_ATTR, None)
-    variables = {}
+    patterns = {}
     for url in urls:
-        for converter, arguments, variable in _url_variables(url):
-            variables[variable] = _converter_doc(app, converter, arguments)
+        for converter, arguments, variable in parse_rule(url):
+            if converter:
+                patterns[variable] = _converter_pattern(app, converter, arguments)
     declared = set(schema.fields) if schema is not None else set()
-    if declared != set(variables):
-        raise TypeError(f"{resource.__name__}: path schema {declared} != URL variables {set(variables)}")
-    for name, extra in variables.items():
-        assert schema is not None  # declared == variables, so a variable has a schema
-        ns.param(name, schema.fields[name].metadata.get("description"), **extra)(resource)
+    if declared != set(patterns):
+        raise TypeError(f"{resource.__name__}: path schema {declared} != URL variables {set(patterns)}")
+    if schema is None:
+        return []
+    params = _parameters(spec, plugin, schema, "path")
+    for p in params:
+        pattern = patterns[p["name"]]
+        if pattern:
+            target = p if _v2(spec) else p["schema"]
+            target.update(type="string", pattern=pattern)
+    return params
 
 
-def _url_variables(url: str):
-    return [(c, a, v) for c, a, v in parse_rule(url) if c]
-
-
-def _converter_doc(app: Flask, converter: str, arguments: str | None) -> dict:
-    # Flask-RESTX types the parameter from the converter; a regex converter adds its pattern.
+def _converter_pattern(app: Flask, converter: str, arguments: str | None) -> str | None:
     converter_class = app.url_map.converters.get(converter)
     if converter_class is None or not issubclass(converter_class, RegexConverter):
-        return {}
+        return None
     args, kwargs = parse_converter_args(arguments or "")
-    return {"pattern": f"^{converter_class(app.url_map, *args, **kwargs).regex}$"}
+    return f"^{converter_class(app.url_map, *args, **kwargs).regex}$"
 
 
-def _document_operation(ns: Namespace, models: dict, view, op: Operation) -> None:
-    # Applied in the order Flask-RESTX's own decorators were, bottom-up.
-    for code in op.errors:
-        ns.response(code, HTTPStatus(code).phrase, models["Problem"])(view)
-    for success in op.responses.values():
-        model = models[schema_name(success.schema)] if success.schema is not None else None
-        extra = {"headers": success.headers} if success.headers else {}
-        ns.response(success.code, success.description, model, **extra)(view)
-    if op.body is not None:
-        if op.body_required:
-            ns.expect(models[schema_name(op.body)])(view)
+def _header(spec: APISpec, declared: dict) -> dict:
+    declared = dict(declared)
+    description = declared.pop("description", None)
+    header = declared if _v2(spec) else {"schema": declared}
+    return {**header, **({"description": description} if description else {})}
+
+
+def _success(spec: APISpec, success) -> dict:
+    out: dict[str, Any] = {"description": success.description or HTTPStatus(success.code).phrase}
+    if success.schema is not None:
+        ref = _ref(spec, success.schema)
+        if _v2(spec):
+            out["schema"] = ref
         else:
-            # ns.expect marks the body required; this one may be left out.
-            payload = {"in": "body", "required": False, "schema": _definition_ref(op.body)}
-            ns.doc(params={"payload": payload})(view)
-    if op.query is not None:
-        ns.doc(params=query_params(op.query))(view)
+            out["content"] = {JSON: {"schema": ref}}
+    if success.headers:
+        out["headers"] = {name: _header(spec, h) for name, h in success.headers.items()}
+    return out
+
+
+def _error(spec: APISpec, code: int, path: str) -> dict:
+    ref, example = _ref(spec, Problem()), problem_example(code, path)
+    out: dict[str, Any] = {"description": HTTPStatus(code).phrase}
+    if _v2(spec):
+        out.update(schema=ref, examples={PROBLEM_MIMETYPE: example})
+    else:
+        out["content"] = {PROBLEM_MIMETYPE: {"schema": ref, "example": example}}
+    if code == 401:
+        out["headers"] = {"WWW-Authenticate": _header(spec, {"type": "string"})}
+    return out
+
+
+def _body_v2(spec: APISpec, plugin, op: Operation) -> tuple[list[dict], list[str]]:
+    """Body parameters and the consumed media types."""
+    if op.form is not None:
+        # 2.0 cannot document a JSON body beside form fields: the form is documented.
+        return _parameters(spec, plugin, op.form, "formData"), list(FORM_TYPES)
+    if op.body is None:
+        return [], []
+    param = {"in": "body", "name": "payload", "required": op.body_required, "schema": _ref(spec, op.body)}
+    return [param], [JSON]
+
+
+def _body_v3(spec: APISpec, op: Operation) -> dict | None:
+    content = {}
+    if op.body is not None:
+        content[JSON] = {"schema": _ref(spec, op.body)}
+    if op.form is not None:
+        if op.form_json:
+            content[JSON] = {"schema": {"description": "Any JSON value"}}
+        for media in FORM_TYPES:
+            content[media] = {"schema": _ref(spec, op.form)}
+    if not content:
+        return None
+    return {"required": op.body is not None and op.body_required, "content": content}
+
+
+def _operation(spec, plugin, app: Flask, path: str, method: str, resource, view, op: Operation) -> dict:
+    summary, _, description = (view.__doc__ or "").strip().partition("\n")
+    doc: dict[str, Any] = {
+        "operationId": f"{method}_{camel_to_dash(resource.__name__)}",
+        "summary": summary.rstrip("."),
+    }
+    if description.strip():
+        doc["description"] = description.strip()
+    needs_key = auth_applies(app.config, method.upper())
+    codes = sorted(set(op.errors) | ({401} if needs_key else set()))
+    parameters = _parameters(spec, plugin, op.query, "query") if op.query is not None else []
     for name, description in op.headers.items():
-        ns.doc(params={name: {"in": "header", "type": "string", "description": description}})(view)
+        value = {"type": "string"} if _v2(spec) else {"schema": {"type": "string"}}
+        parameters.append({"in": "header", "name": name, "description": description, **value})
+    if _v2(spec):
+        body_params, consumes = _body_v2(spec, plugin, op)
+        parameters += body_params
+        if consumes and consumes != [JSON]:
+            doc["consumes"] = consumes
+        produces = ([JSON] if any(s.schema is not None for s in op.responses.values()) else []) + (
+            [PROBLEM_MIMETYPE] if codes else []
+        )
+        if produces:
+            doc["produces"] = produces
+    else:
+        request_body = _body_v3(spec, op)
+        if request_body is not None:
+            doc["requestBody"] = request_body
+    if parameters:
+        doc["parameters"] = parameters
+    responses = {str(s.code): _success(spec, s) for s in op.responses.values()}
+    responses.update({str(code): _error(spec, code, path) for code in codes})
+    doc["responses"] = dict(sorted(responses.items()))
+    if needs_key:
+        doc["security"] = [{"apikey": []}]
+    return doc
 
 
-def document(ns: Namespace, app: Flask) -> None:
-    """Write the Flask-RESTX docs of every operation of ``ns`` (once: namespaces are shared by apps)."""
-    if ns.name in _documented:
-        return
-    views = []
-    for route in ns.resources:
-        _document_path(ns, app, route.resource, route.urls)
-        for method, op in operations(route.resource).items():
-            views.append((getattr(route.resource, method), op))
-    models = _models(ns, [op for _, op in views])
-    for view, op in views:
-        _document_operation(ns, models, view, op)
-    _documented.add(ns.name)
+def build(app: Flask, api: Api, version: str) -> dict:
+    """The document of ``api`` as served by ``app``, in Swagger ``2.0`` or OpenAPI ``3.1.0``."""
+    spec, plugin = _spec(version, api)
+    if _v2(spec):
+        spec.options.update(basePath=api.prefix, consumes=[JSON], produces=[JSON])
+    else:
+        spec.options["servers"] = [{"url": api.prefix}]
+    spec.components.security_scheme("apikey", {"type": "apiKey", "in": "header", "name": API_KEY_HEADER})
+    spec.components.schema("Problem", schema=Problem)
+    for ns in api.namespaces:
+        if not ns.resources:
+            continue
+        spec.tag({"name": ns.name, "description": ns.description})
+        for route in ns.resources:
+            for url in route.urls:
+                path = extract_path(ns.path + url)
+                item: dict[str, Any] = {}
+                path_params = _path_parameters(spec, plugin, app, route.resource, [url])
+                if path_params:
+                    item["parameters"] = path_params
+                for method, op in operations(route.resource).items():
+                    view = getattr(route.resource, method)
+                    item[method] = _operation(
+                        spec, plugin, app, api.prefix + path, method, route.resource, view, op
+                    )
+                spec.path(path=path, **_path_kwargs(item))
+    document = copy.deepcopy(spec.to_dict())
+    return _drop_null_defaults(document) if _v2(spec) else document
+
+
+def _path_kwargs(item: dict) -> dict:
+    params = item.pop("parameters", None)
+    return {"operations": item, "parameters": params}

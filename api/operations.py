@@ -8,7 +8,7 @@ In the shape of flask-smorest's ``@blp.arguments``/``@blp.response`` and APIFlas
     class WdtestItem(Resource):
         @returns(200, WdtestOut, "The updated record")
         @body(WdtestUpdate)
-        @errors(401, 404, 503)
+        @errors(404, 503)
         def patch(self, wdtest_id, body):
             return wdtests.update(wdtest_id=wdtest_id, changes=body)
 
@@ -16,7 +16,7 @@ In the shape of flask-smorest's ``@blp.arguments``/``@blp.response`` and APIFlas
 ``body``/``query``; ``@returns`` dumps what the view returns with the schema declared
 for its status. Everything is recorded on the view function as an ``Operation`` in
 ``OPERATION_ATTR`` (and path parameters on the resource class in ``PATH_ATTR``);
-``api.openapi`` builds the spec from these records and nothing else, so the docs and
+``api.openapi`` builds both documents from these records and the settings, so the docs and
 the behaviour come from the same objects.
 """
 
@@ -30,12 +30,12 @@ from typing import Any
 from flask import Response
 from marshmallow import Schema
 
-from api.parsing import load_body, load_optional_body, load_query
+from api.parsing import check_path, load_body, load_optional_body, load_query
 
 OPERATION_ATTR = "__operation__"
 PATH_ATTR = "__path_schema__"
 # Added to the declared errors: what loading a query or a body can answer by itself.
-QUERY_ERRORS = frozenset({400})
+QUERY_ERRORS = PATH_ERRORS = frozenset({400})
 BODY_ERRORS = frozenset({400, 413, 415})  # invalid, too large, not JSON
 
 SchemaLike = Schema | type[Schema]
@@ -67,6 +67,8 @@ class Operation:
 
     body: Schema | None = None
     body_required: bool = True
+    form: Schema | None = None  # form fields and files, documented by ``@form``
+    form_json: bool = False  # ``@form(json=True)``: any JSON body is accepted as well
     query: Schema | None = None
     path: Schema | None = None  # set by ``@path`` on the resource class
     # In the order the decorators apply (bottom-up), as Flask-RESTX documents them.
@@ -77,9 +79,16 @@ class Operation:
     arguments: dict[str, Callable[[], Any]] = field(default_factory=dict)
 
     @property
+    def path_checked(self) -> bool:
+        """Whether a path value can break a rule of the path schema (then it is a 400)."""
+        return self.path is not None and any(f.validators for f in self.path.fields.values())
+
+    @property
     def errors(self) -> list[int]:
         """Every error status: the declared ones and those input loading can answer."""
         codes = set(self.declared_errors)
+        if self.path_checked:
+            codes |= PATH_ERRORS
         if self.query is not None:
             codes |= QUERY_ERRORS
         if self.body is not None:
@@ -125,6 +134,8 @@ def _operation(view: Callable) -> tuple[Callable, Operation]:
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
+        if op.path is not None and op.path_checked:
+            check_path(op.path, kwargs)
         if op.query is not None:
             kwargs["query"] = load_query(op.query)
         if op.body is not None:
@@ -144,6 +155,19 @@ def body(schema: SchemaLike, *, required: bool = True):
     def decorate(view):
         wrapper, op = _operation(view)
         op.body, op.body_required = schema_instance(schema), required
+        return wrapper
+
+    return decorate
+
+
+def form(schema: SchemaLike, *, json: bool = False):
+    """Document form fields and files (multipart or urlencoded), and with ``json=True`` any
+    JSON body too. The view reads ``request.form``/``request.files`` itself: only a view
+    that shows what it was sent (``/demo/echo``) accepts a form."""
+
+    def decorate(view):
+        wrapper, op = _operation(view)
+        op.form, op.form_json = schema_instance(schema), json
         return wrapper
 
     return decorate
@@ -174,7 +198,8 @@ def returns(code: int, schema: SchemaLike | None = None, description: str = "", 
 
 
 def errors(*codes: int):
-    """Error statuses (problem+json) the operation answers beyond those of its input."""
+    """Error statuses (problem+json) the operation answers beyond those of its input
+    (401 is added where the settings make the operation need an API key)."""
 
     def decorate(view):
         wrapper, op = _operation(view)
@@ -221,7 +246,8 @@ def around(wrap: Callable[[Callable], Callable]):
 
 def path(schema: SchemaLike):
     """Class decorator: ``schema``'s fields describe the route's path parameters, one per
-    URL variable (the URL converter does the parsing; ``api.openapi`` checks the names)."""
+    URL variable (the URL converter does the parsing; ``api.openapi`` checks the names);
+    their validators check each value (400)."""
 
     def decorate(resource):
         instance = schema_instance(schema)

@@ -23,7 +23,7 @@ class QueueItem(Resource):
     @returns(201, QueueOut, "Declared: the queue is new")
     @returns(200, QueueOut, "The queue already existed with these arguments")
     @body(QueueDeclare, required=False)
-    @errors(401, 409, 503)
+    @errors(409, 503)
     def put(self, name, body):
         """Declare a durable queue (idempotent; 409 if it exists with other arguments)."""
         queue, created = rabbitmq.create(name=name, **body)
@@ -36,7 +36,7 @@ class QueueItem(Resource):
         return rabbitmq.get(name=name)
 
     @returns(204, description="Deleted, with its messages")
-    @errors(400, 401, 404, 503)
+    @errors(400, 404, 503)
     def delete(self, name):
         """Delete a queue."""
         rabbitmq.delete(name=name)
@@ -47,7 +47,7 @@ class QueueItem(Resource):
 class QueueMessages(Resource):
     @returns(202, MessageAccepted, "The broker confirmed the message (persistent)")
     @body(MessagePublish)
-    @errors(401, 404, 503)
+    @errors(404, 503)
     def post(self, name, body):
         """Publish a JSON message to a queue; 202 once the broker confirmed it."""
         message_id = rabbitmq.publish(name=name, **body)
@@ -59,7 +59,7 @@ class QueueMessages(Resource):
 class QueueMessagesGet(Resource):
     @returns(200, MessageList, "Up to count messages, now acknowledged")
     @body(MessagesGet, required=False)
-    @errors(401, 404, 503)
+    @errors(404, 503)
     def post(self, name, body):
         """Take up to count messages off a queue (acknowledged once in this response)."""
         return {"messages": rabbitmq.get_messages(name=name, **body)}

@@ -24,6 +24,7 @@ from api.schemas.wdtests import (
     WdtestPage,
     WdtestPath,
     WdtestQuery,
+    WdtestReplace,
     WdtestUpdate,
     wdtest_out,
     wdtest_page,
@@ -54,7 +55,7 @@ class WdtestList(Resource):
             dump=dump_page,
             page=query.pop("page"),
             per_page=query.pop("per_page"),
-            sort=query.pop("sort"),
+            sort=query.pop("sort", ()),  # absent: ordered by id
             filters=query,
         )
         headers = {**pagination_headers(page), "X-Cache": "HIT" if hit else "MISS"}
@@ -63,7 +64,7 @@ class WdtestList(Resource):
     @idempotent
     @returns(201, WdtestOut, "Created", headers={"Location": {"type": "string"}, **ETAG_HEADER})
     @body(WdtestCreate)
-    @errors(401, 409, 503)
+    @errors(409, 503)
     def post(self, body):
         """Create a record; the id is generated when absent."""
         record = wdtests.create(data=body)
@@ -87,9 +88,9 @@ class WdtestItem(Resource):
 
     @idempotent
     @returns(200, WdtestOut, "The replaced record", headers=ETAG_HEADER)
-    @body(WdtestCreate)
+    @body(WdtestReplace)
     @if_match
-    @errors(401, 404, 503)
+    @errors(404, 503)
     def put(self, wdtest_id, body, expected):
         """Replace name and age (an absent age becomes null)."""
         record = wdtests.update(wdtest_id=wdtest_id, changes=body, expected=expected)
@@ -99,7 +100,7 @@ class WdtestItem(Resource):
     @returns(200, WdtestOut, "The updated record", headers=ETAG_HEADER)
     @body(WdtestUpdate)
     @if_match
-    @errors(401, 404, 503)
+    @errors(404, 503)
     def patch(self, wdtest_id, body, expected):
         """Change some fields; absent fields keep their value."""
         record = wdtests.update(wdtest_id=wdtest_id, changes=body, expected=expected)
@@ -108,7 +109,7 @@ class WdtestItem(Resource):
     @idempotent
     @returns(204, description="Deleted")
     @if_match
-    @errors(401, 404, 503)
+    @errors(404, 503)
     def delete(self, wdtest_id, expected):
         """Delete a record."""
         wdtests.delete(wdtest_id=wdtest_id, expected=expected)

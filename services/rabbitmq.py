@@ -22,12 +22,16 @@ from extensions import amqp
 from services.errors import InvalidInput, NotFound
 
 QUEUE_NAME_MAX_LENGTH = 200
+RESERVED_PREFIX = "amq."
 QUEUE_NAME_RULE = (
     f"1-{QUEUE_NAME_MAX_LENGTH} characters from [A-Za-z0-9._:-], not '.' or '..', not starting with 'amq.'"
 )
-# "." and ".." are path segments that clients collapse: such a queue could never be addressed.
-_QUEUE_NAME = re.compile(rf"(?!\.\.?$)[A-Za-z0-9._:-]{{1,{QUEUE_NAME_MAX_LENGTH}}}")
-RESERVED_PREFIX = "amq."
+# The whole rule as one pattern, so the documents state exactly what is enforced. "." and
+# ".." are path segments that clients collapse: such a queue could never be addressed.
+QUEUE_NAME_PATTERN = (
+    rf"^(?!{re.escape(RESERVED_PREFIX)})(?!\.\.?$)[A-Za-z0-9._:-]{{1,{QUEUE_NAME_MAX_LENGTH}}}$"
+)
+_QUEUE_NAME = re.compile(QUEUE_NAME_PATTERN)
 GET_MAX = 100
 
 
@@ -40,13 +44,13 @@ class Queue:
 
 def check_name(name: str) -> None:
     """Raises InvalidInput unless ``name`` is a queue name clients may use."""
+    if name.startswith(RESERVED_PREFIX):
+        message = "Names starting with 'amq.' are reserved by the broker."
+        raise InvalidInput(f"Invalid queue name: {message}", {"name": [message]})
     if not _QUEUE_NAME.fullmatch(name):
         raise InvalidInput(
             f"Invalid queue name: must be {QUEUE_NAME_RULE}.", {"name": [f"Must be {QUEUE_NAME_RULE}."]}
         )
-    if name.startswith(RESERVED_PREFIX):
-        message = "Names starting with 'amq.' are reserved by the broker."
-        raise InvalidInput(f"Invalid queue name: {message}", {"name": [message]})
 
 
 def get(*, name: str) -> Queue:

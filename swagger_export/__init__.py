@@ -1,26 +1,27 @@
-"""Export the OpenAPI (Swagger 2.0) spec the app serves, for client generators."""
+"""Export the documents the app serves, for client generators: Swagger 2.0 and OpenAPI 3.1."""
 
 from __future__ import annotations
 
 import json
 
 from flask import Flask
-from flask_restx import Swagger
+
+from api.openapi import OPENAPI_3, SWAGGER_2
+
+VERSIONS = {"2": SWAGGER_2, "3": OPENAPI_3}
 
 
-def build_spec(app: Flask) -> dict:
-    """The spec exactly as ``/api/v1/swagger.json`` serves it.
-
-    ``Api.__schema__`` swallows errors into ``{"error": ...}``; building the
-    ``Swagger`` directly lets a broken spec fail loudly instead.
-    """
+def build_spec(app: Flask, version: str = SWAGGER_2) -> dict:
+    """The document exactly as ``/api/v1/swagger.json`` (2.0) or ``openapi.json`` (3.1) serves it."""
     api = app.extensions["wdapi.api"]
     with app.test_request_context():
-        return json.loads(json.dumps(Swagger(api).as_dict()))
+        return json.loads(json.dumps(api.document(version)))
 
 
-def write_spec(app: Flask, path: str) -> None:
-    spec = build_spec(app)
+def dumps(spec: dict) -> str:
+    return json.dumps(spec, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def write_spec(app: Flask, path: str, version: str = SWAGGER_2) -> None:
     with open(path, "w", encoding="utf-8") as fh:
-        json.dump(spec, fh, indent=2, ensure_ascii=False, sort_keys=True)
-        fh.write("\n")
+        fh.write(dumps(build_spec(app, version)))

@@ -1,24 +1,26 @@
-"""``python -m swagger_export -o FILE``: write the API spec to FILE (``-`` for stdout)."""
+"""``python -m swagger_export -o swagger.json --openapi openapi.json``: write the documents
+(``-`` for stdout)."""
 
 import argparse
-import json
 import sys
 
+from api.openapi import OPENAPI_3, SWAGGER_2
 from factory import create_app
-from swagger_export import build_spec, write_spec
+from swagger_export import build_spec, dumps, write_spec
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m swagger_export", description=__doc__)
-    parser.add_argument("-o", "--output", default="swagger.json", help="file to write (- for stdout)")
+    parser.add_argument("-o", "--output", default="swagger.json", help="Swagger 2.0 file (- for stdout)")
+    parser.add_argument("--openapi", help="OpenAPI 3.1 file (- for stdout); not written when absent")
     args = parser.parse_args(argv)
     app = create_app({"ENV_NAME": "test", "SQLALCHEMY_ECHO": False})
-    if args.output == "-":
-        json.dump(build_spec(app), sys.stdout, indent=2, ensure_ascii=False, sort_keys=True)
-        sys.stdout.write("\n")
-    else:
-        write_spec(app, args.output)
-        print(f"wrote {args.output}", file=sys.stderr)
+    for path, version in ((args.output, SWAGGER_2), (args.openapi, OPENAPI_3)):
+        if path == "-":
+            sys.stdout.write(dumps(build_spec(app, version)))
+        elif path:
+            write_spec(app, path, version)
+            print(f"wrote {path}", file=sys.stderr)
     return 0
 
 

@@ -5,8 +5,8 @@ import os
 from flask import current_app, g, request
 from flask_restx import Namespace, Resource
 
-from api.operations import errors, path, returns
-from api.schemas.demo import ContextOut, EchoOut, IndexIdOut, IndexPath, UserIdOut, UserPath
+from api.operations import errors, form, path, returns
+from api.schemas.demo import ContextOut, EchoForm, EchoOut, IndexIdOut, IndexPath, UserIdOut, UserPath
 
 ns = Namespace("demo", description="Routing, request and context demos", path="/demo")
 HIDDEN_HEADERS = {"authorization", "proxy-authorization", "cookie", "x-api-key"}
@@ -21,7 +21,6 @@ class User(Resource):
         return {"id": user_id}
 
     @returns(200, UserIdOut, "The id")
-    @errors(401)
     def post(self, user_id):
         """Echo the id from the path (GET and POST only)."""
         return {"id": user_id}
@@ -47,7 +46,8 @@ def _file_info(field, storage) -> dict:
 @ns.route("/echo", endpoint="demo_echo")
 class Echo(Resource):
     @returns(200, EchoOut, "What Flask saw of the request")
-    @errors(400, 401, 413)  # malformed JSON or form data; too large
+    @form(EchoForm, json=True)
+    @errors(400, 413)  # malformed JSON or form data; too large
     def post(self):
         """Show what Flask parsed: args, form, JSON, files, cookies, headers."""
         return {

@@ -2,8 +2,11 @@
 
 from typing import Any
 
-from marshmallow import RAISE, Schema, fields
+from marshmallow import INCLUDE, RAISE, Schema, fields
+from marshmallow.validate import OneOf
 from werkzeug.exceptions import default_exceptions
+
+from api.schemas.fields import Upload
 
 _STR_LISTS: dict[str, Any] = {"keys": fields.String(), "values": fields.List(fields.String())}
 
@@ -14,7 +17,8 @@ ABORT_CODES = sorted(code for code in default_exceptions if 400 <= code <= 599)
 
 class AbortPath(Schema):
     code = fields.Integer(
-        metadata={"description": f"An HTTP error status Werkzeug knows: {', '.join(map(str, ABORT_CODES))}"}
+        validate=OneOf(ABORT_CODES),
+        metadata={"description": f"An HTTP error status Werkzeug knows: {', '.join(map(str, ABORT_CODES))}"},
     )
 
 
@@ -46,6 +50,16 @@ class UserIdOut(Schema):
 
 class IndexIdOut(Schema):
     id = fields.Integer(required=True, metadata={"description": "The three digits, as an integer"})
+
+
+class EchoForm(Schema):
+    """Any form fields and files; two shown as examples."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    text = fields.String(metadata={"description": "A form field (any name works)", "example": "hello"})
+    file = Upload(metadata={"description": "A file (any field name works); only its size is echoed"})
 
 
 class EchoFile(Schema):

@@ -1,9 +1,10 @@
 """Custom marshmallow fields shared by the schemas."""
 
+import math
 import re
 
 from marshmallow import ValidationError, fields
-from marshmallow.validate import Regexp
+from marshmallow.validate import Range, Regexp
 
 _INTEGER = re.compile(r"-?[0-9]+")
 # The widest integer every backend can bind (SQLite's INTEGER is 64-bit signed).
@@ -32,7 +33,8 @@ class Text(fields.String):
 
 
 class StrictInteger(fields.Integer):
-    """A JSON integer: rejects strings, floats and booleans (``true`` is not 1)."""
+    """A JSON integer: rejects strings, fractions and booleans (``true`` is not 1). A number
+    with a zero fraction (``3.0``) is an integer, as JSON Schema (2020-12) says."""
 
     def __init__(self, **kwargs):
         super().__init__(strict=True, **kwargs)
@@ -40,19 +42,28 @@ class StrictInteger(fields.Integer):
     def _validated(self, value):
         if isinstance(value, bool):
             raise self.make_error("invalid", input=value)
+        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+            value = int(value)
         return super()._validated(value)
 
 
 class QueryInteger(fields.Integer):
-    """An integer in a query string: ASCII digits only (``int()`` would take '1_0' or '١')."""
+    """An integer in a query string: ASCII digits only (``int()`` would take '1_0' or '١'),
+    within 64 bits (a validator, so the documents state the bounds)."""
+
+    def __init__(self, **kwargs):
+        validate = kwargs.pop("validate", None)
+        extra = [validate] if callable(validate) else list(validate or ())
+        super().__init__(validate=[Range(min=QUERY_INT_MIN, max=QUERY_INT_MAX), *extra], **kwargs)
 
     def _validated(self, value):
         if isinstance(value, str) and not _INTEGER.fullmatch(value):
             raise self.make_error("invalid", input=value)
-        value = super()._validated(value)
-        if not QUERY_INT_MIN <= value <= QUERY_INT_MAX:
-            raise ValidationError(f"Must be between {QUERY_INT_MIN} and {QUERY_INT_MAX}.")
-        return value
+        return super()._validated(value)
+
+
+class Upload(fields.Raw):
+    """A file in a multipart form (documented as a file; werkzeug parses it)."""
 
 
 class DelimitedList(fields.List):

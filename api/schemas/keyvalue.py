@@ -1,10 +1,13 @@
 """Key-value schemas (the ``redis`` namespace): KeyPut in, KeyOut and PingOut out, KeyPath for the URL."""
 
 from marshmallow import RAISE, Schema, fields
-from marshmallow.validate import Range
+from marshmallow.validate import Length, Range
 
-from api.schemas.fields import StrictInteger, Text
-from services.keyvalue import KEY_RULE, TTL_MAX, VALUE_MAX_BYTES
+from api.schemas.fields import FullMatch, StrictInteger, Text
+from services.keyvalue import KEY_MAX_LENGTH, KEY_PATTERN, KEY_RULE, TTL_MAX, VALUE_MAX_BYTES
+
+# The service's own rule: the documents derive length and pattern from these validators.
+KEY_VALIDATORS = [Length(min=1, max=KEY_MAX_LENGTH), FullMatch(KEY_PATTERN)]
 
 
 class KeyPut(Schema):
@@ -15,7 +18,11 @@ class KeyPut(Schema):
 
     value = Text(
         required=True,
-        metadata={"description": f"Any string, up to {VALUE_MAX_BYTES} bytes of UTF-8", "example": "1233"},
+        metadata={
+            "description": f"Any string, up to {VALUE_MAX_BYTES} bytes of UTF-8 (more: 413, a limit "
+            "in bytes that JSON Schema cannot state)",
+            "example": "1233",
+        },
     )
     ttl = StrictInteger(
         allow_none=True,
@@ -26,23 +33,32 @@ class KeyPut(Schema):
 
 
 class KeyPath(Schema):
-    key = fields.String(metadata={"description": f"{KEY_RULE}; percent-encode spaces, '/' and non-ASCII"})
+    key = fields.String(
+        validate=KEY_VALIDATORS,
+        metadata={"description": f"{KEY_RULE}; percent-encode spaces and non-ASCII", "example": "user:1"},
+    )
 
 
 class KeyOut(Schema):
     """A stored key."""
 
-    key = fields.String(required=True, metadata={"description": KEY_RULE, "example": "k"})
+    key = fields.String(
+        required=True, validate=KEY_VALIDATORS, metadata={"description": KEY_RULE, "example": "user:1"}
+    )
     value = fields.String(required=True, metadata={"example": "1233"})
     ttl = fields.Integer(
-        required=True, allow_none=True, metadata={"description": "Seconds left; null: never expires"}
+        required=True,
+        allow_none=True,
+        metadata={"description": "Seconds left; null: never expires", "example": 3600},
     )
 
 
 class PingOut(Schema):
     """Redis answered a PING."""
 
-    latency_ms = fields.Float(required=True, metadata={"description": "Round trip in milliseconds"})
+    latency_ms = fields.Float(
+        required=True, metadata={"description": "Round trip in milliseconds", "example": 0.42}
+    )
 
 
 key_put = KeyPut()

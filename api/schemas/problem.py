@@ -10,10 +10,16 @@ class Problem(Schema):
     type = fields.String(
         required=True, metadata={"description": "URI of the problem type", "example": "about:blank"}
     )
-    title = fields.String(required=True, metadata={"description": "Short summary of the status"})
-    status = fields.Integer(required=True, metadata={"description": "The HTTP status code"})
-    detail = fields.String(required=True, metadata={"description": "What went wrong, for a human"})
-    instance = fields.String(required=True, metadata={"description": "The request path"})
+    title = fields.String(
+        required=True, metadata={"description": "Short summary of the status", "example": "Not Found"}
+    )
+    status = fields.Integer(required=True, metadata={"description": "The HTTP status code", "example": 404})
+    detail = fields.String(
+        required=True, metadata={"description": "What went wrong, for a human", "example": "No record 'x'."}
+    )
+    instance = fields.String(
+        required=True, metadata={"description": "The request path", "example": "/api/v1/wdtests/x"}
+    )
     errors = fields.Dict(
         keys=fields.String(),
         values=fields.List(fields.String()),

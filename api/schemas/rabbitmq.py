@@ -4,8 +4,8 @@ QueuePath for the URL, the rest out."""
 from marshmallow import RAISE, Schema, fields
 from marshmallow.validate import Length, OneOf, Range
 
-from api.schemas.fields import StrictInteger, Text
-from services.rabbitmq import GET_MAX, QUEUE_NAME_RULE
+from api.schemas.fields import FullMatch, StrictInteger, Text
+from services.rabbitmq import GET_MAX, QUEUE_NAME_PATTERN, QUEUE_NAME_RULE
 
 HEADER_NAME_MAX_LENGTH = 128  # AMQP field names are short strings
 HEADER_VALUE_MAX_LENGTH = 4096
@@ -14,7 +14,11 @@ INT32_MAX = 2**31 - 1
 
 
 class QueuePath(Schema):
-    name = fields.String(metadata={"description": f"Queue name: {QUEUE_NAME_RULE}"})
+    # The service's own pattern: the documents derive it from this validator.
+    name = fields.String(
+        validate=FullMatch(QUEUE_NAME_PATTERN),
+        metadata={"description": f"Queue name: {QUEUE_NAME_RULE}", "example": "queuetest2"},
+    )
 
 
 class QueueDeclare(Schema):
@@ -40,8 +44,10 @@ class QueueOut(Schema):
     """A queue as the broker reports it."""
 
     name = fields.String(required=True, metadata={"example": "queuetest2"})
-    messages = fields.Integer(required=True, metadata={"description": "Messages ready for delivery"})
-    consumers = fields.Integer(required=True)
+    messages = fields.Integer(
+        required=True, metadata={"description": "Messages ready for delivery", "example": 3}
+    )
+    consumers = fields.Integer(required=True, metadata={"example": 0})
 
 
 class MessagePublish(Schema):
@@ -53,7 +59,8 @@ class MessagePublish(Schema):
     body = fields.Raw(
         required=True,
         allow_none=True,
-        metadata={"description": "Any JSON value", "example": {"hello": "world"}},
+        # No type in the documents: generators then accept any JSON value, not an object.
+        metadata={"description": "Any JSON value: object, array, string, number, boolean or null"},
     )
     headers = fields.Dict(
         keys=Text(validate=Length(min=1, max=HEADER_NAME_MAX_LENGTH)),
@@ -66,8 +73,14 @@ class MessagePublish(Schema):
 class MessageAccepted(Schema):
     """The broker confirmed the message."""
 
-    queue = fields.String(required=True)
-    message_id = fields.String(required=True, metadata={"description": "The AMQP message-id property"})
+    queue = fields.String(required=True, metadata={"example": "queuetest2"})
+    message_id = fields.String(
+        required=True,
+        metadata={
+            "description": "The AMQP message-id property",
+            "example": "8f14e45fceea167a5a36dedd4bea2543",
+        },
+    )
 
 
 class MessagesGet(Schema):
@@ -86,12 +99,21 @@ class MessagesGet(Schema):
 class MessageOut(Schema):
     """A message taken from a queue (and acknowledged)."""
 
-    body = fields.Raw(required=True, allow_none=True, metadata={"description": "The JSON body, parsed"})
+    body = fields.Raw(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The JSON body, parsed: any JSON value (no type, like the published one)"},
+    )
     body_encoding = fields.String(
         validate=OneOf(["text", "base64"]),
         metadata={"description": "Present only for a body that is not JSON: text, or base64 for binary"},
     )
-    headers = fields.Dict(keys=fields.String(), required=True)
+    headers = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        required=True,
+        metadata={"description": "The string headers it was published with", "example": {"source": "docs"}},
+    )
     redelivered = fields.Boolean(
         required=True, metadata={"description": "Delivered before and not acknowledged"}
     )

@@ -25,15 +25,12 @@ def record_id(description: str = ID_RULE) -> fields.String:
 
 
 class WdtestCreate(Schema):
-    """A record as the client writes it (POST, and PUT which replaces name and age)."""
+    """A new record (POST)."""
 
     class Meta:
         unknown = RAISE
 
-    id = record_id(
-        f"{ID_RULE}; a UUID is generated when absent. "
-        "On PUT/PATCH it may be given but must equal the id in the path."
-    )
+    id = record_id(f"{ID_RULE}; a UUID is generated when absent.")
     name = Text(
         required=True,
         validate=Length(min=1, max=NAME_MAX_LENGTH),
@@ -47,7 +44,17 @@ class WdtestCreate(Schema):
     )
 
 
-class WdtestUpdate(WdtestCreate):
+class WdtestReplace(WdtestCreate):
+    """PUT: name and age; the id is the one in the path."""
+
+    # A schema cannot tie a body field to the path: readOnly tells generators to leave it out.
+    id = fields.String(
+        validate=VALID_ID,
+        metadata={"description": "May be sent, but must equal the id in the path", "readOnly": True},
+    )
+
+
+class WdtestUpdate(WdtestReplace):
     """PATCH: the same fields, each optional; absent fields keep their stored value."""
 
     def __init__(self, **kwargs):
@@ -55,7 +62,8 @@ class WdtestUpdate(WdtestCreate):
 
 
 class WdtestPath(Schema):
-    wdtest_id = fields.String(metadata={"description": "The record id"})
+    # Ids outside the rule cannot exist: such a path answers 404.
+    wdtest_id = record_id("The record id")
 
 
 class WdtestOut(Schema):
@@ -64,8 +72,12 @@ class WdtestOut(Schema):
     id = fields.String(required=True, metadata={"example": "3"})
     name = fields.String(required=True, metadata={"example": "wade"})
     age = fields.Integer(required=True, allow_none=True, metadata={"example": 20})
-    created_at = fields.AwareDateTime(required=True, metadata={"description": "UTC, ISO 8601"})
-    updated_at = fields.AwareDateTime(required=True, metadata={"description": "UTC, ISO 8601"})
+    created_at = fields.AwareDateTime(
+        required=True, metadata={"description": "UTC, ISO 8601", "example": "2024-05-01T12:00:00+00:00"}
+    )
+    updated_at = fields.AwareDateTime(
+        required=True, metadata={"description": "UTC, ISO 8601", "example": "2024-05-02T08:30:00+00:00"}
+    )
     version = fields.Integer(
         required=True,
         metadata={"description": "1 when created, +1 on every change (the ETag)", "example": 1},
@@ -76,10 +88,14 @@ class WdtestPage(Schema):
     """One page of records."""
 
     items = fields.List(fields.Nested(WdtestOut), required=True)
-    page = fields.Integer(required=True)
-    per_page = fields.Integer(required=True)
-    pages = fields.Integer(required=True, metadata={"description": "Number of pages (0 if none)"})
-    total = fields.Integer(required=True, metadata={"description": "Records matching the filters"})
+    page = fields.Integer(required=True, metadata={"example": 1})
+    per_page = fields.Integer(required=True, metadata={"example": 20})
+    pages = fields.Integer(
+        required=True, metadata={"description": "Number of pages (0 if none)", "example": 1}
+    )
+    total = fields.Integer(
+        required=True, metadata={"description": "Records matching the filters", "example": 1}
+    )
 
 
 def _text_filter(description: str) -> Text:
@@ -109,7 +125,7 @@ class WdtestQuery(Schema):
     )
     sort = DelimitedList(
         fields.String(validate=OneOf(SORT_CHOICES)),
-        load_default=(),
+        validate=Length(min=1, max=LIST_MAX_ITEMS),
         metadata={
             "description": "Comma list of id, name, age; '-' prefix for descending "
             "(e.g. age,-id). Ties are ordered by id."
@@ -142,6 +158,7 @@ class WdtestQuery(Schema):
 
 # Built once: schema instances are reused by every request.
 wdtest_create = WdtestCreate()
+wdtest_replace = WdtestReplace()
 wdtest_update = WdtestUpdate()
 wdtest_out = WdtestOut()
 wdtest_page = WdtestPage()

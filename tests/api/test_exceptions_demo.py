@@ -34,8 +34,7 @@ def test_abort_known_codes(http, code):
 
 @pytest.mark.parametrize("code", [200, 302, 399, 419, 600, 99999, -1, -404])
 def test_abort_unknown_codes_are_400(http, code):
-    body = assert_problem(http.get(f"/api/v1/exceptions/abort/{code}"), 400)
-    assert str(code) in body["detail"]
+    assert_problem(http.get(f"/api/v1/exceptions/abort/{code}"), 400, "code")
 
 
 def test_abort_non_integer_is_404(http):

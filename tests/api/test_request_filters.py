@@ -151,12 +151,6 @@ def test_keys_file_is_read(sqlite_url, tmp_path):
     assert_problem(http.post("/api/v1/demo/users/1", headers={"X-API-Key": "# comment"}), 401)
 
 
-def test_swagger_declares_the_api_key_scheme(http):
-    spec = http.get("/api/v1/swagger.json").get_json()
-    assert spec["securityDefinitions"]["apikey"] == {"type": "apiKey", "in": "header", "name": "X-API-Key"}
-    assert {"apikey": []} in spec["security"]
-
-
 PROD = {"ENV_NAME": "prod", "SECRET_KEY": "a-real-secret-for-tests", "SQLALCHEMY_DATABASE_URI": "sqlite://"}
 
 

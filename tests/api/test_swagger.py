@@ -1,4 +1,5 @@
-"""The spec: valid Swagger 2.0, complete, derived from the schemas, and exported identically."""
+"""The documents: Swagger 2.0 and OpenAPI 3.1 from the same declarations, both valid,
+complete, true to the settings, and exported identically."""
 
 import json
 import subprocess
@@ -12,55 +13,89 @@ from api.schemas.wdtests import WdtestQuery
 from swagger_export import build_spec
 
 ROOT = Path(__file__).resolve().parents[2]
+DOCUMENTS = {"2.0": "/api/v1/swagger.json", "3.1.0": "/api/v1/openapi.json"}
+PROBLEM = "application/problem+json"
+KEYS = {"API_KEYS": "k" * 16}
+
+
+def served(app, version: str) -> dict:
+    response = app.test_client().get(DOCUMENTS[version])
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    return response.get_json()
+
+
+def operations(spec: dict):
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            if method != "parameters":
+                yield path, method, op
 
 
 @pytest.fixture
 def spec(sqlite_app):
-    response = sqlite_app.test_client().get("/api/v1/swagger.json")
-    assert response.status_code == 200
-    return response.get_json()
+    return served(sqlite_app, "2.0")
 
 
-def test_served_spec_is_valid_swagger_2(spec):
-    assert spec["swagger"] == "2.0"
-    assert spec["basePath"] == "/api/v1"
+@pytest.fixture
+def spec3(sqlite_app):
+    return served(sqlite_app, "3.1.0")
+
+
+def test_served_documents_are_valid(spec, spec3):
+    assert spec["swagger"] == "2.0" and spec["basePath"] == "/api/v1"
     validate(spec)
+    assert spec3["openapi"] == "3.1.0" and spec3["servers"] == [{"url": "/api/v1"}]
+    validate(spec3)
 
 
-def test_exported_spec_matches_the_served_one_and_validates(spec, tmp_path):
-    out = tmp_path / "swagger.json"
+def test_both_documents_describe_the_same_operations(spec, spec3):
+    def summary(document):
+        return {(p, m): (op["operationId"], sorted(op["responses"])) for p, m, op in operations(document)}
+
+    assert summary(spec) == summary(spec3)
+    # 2.0 documents form fields as parameters, 3.x as a schema.
+    assert spec["definitions"].keys() == spec3["components"]["schemas"].keys() - {"EchoForm"}
+
+
+def test_exported_documents_match_the_served_ones(sqlite_app, spec, spec3, tmp_path):
+    out2, out3 = tmp_path / "swagger.json", tmp_path / "openapi.json"
     subprocess.run(
-        [sys.executable, "-m", "swagger_export", "-o", str(out)], cwd=ROOT, check=True, timeout=120
+        [sys.executable, "-m", "swagger_export", "-o", str(out2), "--openapi", str(out3)],
+        cwd=ROOT,
+        check=True,
+        timeout=120,
     )
-    exported = json.loads(out.read_text())
-    validate(exported)
-    assert exported == spec
+    assert json.loads(out2.read_text()) == spec
+    assert json.loads(out3.read_text()) == spec3
+    assert build_spec(sqlite_app, "2.0") == spec and build_spec(sqlite_app, "3.1.0") == spec3
 
 
-def test_build_spec_equals_served(sqlite_app, spec):
-    assert build_spec(sqlite_app) == spec
+def test_every_error_is_a_problem(spec, spec3):
+    for path, method, op in operations(spec):
+        errors = [code for code in op["responses"] if int(code) >= 400]
+        if errors:
+            assert PROBLEM in op["produces"], (path, method)
+        for code in errors:
+            response = op["responses"][code]
+            assert response["schema"] == {"$ref": "#/definitions/Problem"}
+            assert response["examples"][PROBLEM]["status"] == int(code)
+    for path, method, op in operations(spec3):
+        for code, response in op["responses"].items():
+            if int(code) >= 400:
+                assert set(response["content"]) == {PROBLEM}, (path, method, code)
+                media = response["content"][PROBLEM]
+                assert media["schema"] == {"$ref": "#/components/schemas/Problem"}
+                assert media["example"]["status"] == int(code) and media["example"]["title"] != "string"
+    assert "responses" not in spec  # no Flask-RESTX ParseError/MaskError leftovers
 
 
-def test_every_operation_is_documented(spec):
-    paths = spec["paths"]
-    assert set(paths["/wdtests"]) >= {"get", "post"}
-    assert set(paths["/wdtests/{wdtest_id}"]) >= {"get", "put", "patch", "delete"}
-    expected = {
-        ("/wdtests", "get"): {"200", "400"},
-        ("/wdtests", "post"): {"201", "400", "409", "413", "415"},
-        ("/wdtests/{wdtest_id}", "get"): {"200", "404"},
-        ("/wdtests/{wdtest_id}", "put"): {"200", "400", "404", "413", "415"},
-        ("/wdtests/{wdtest_id}", "patch"): {"200", "400", "404", "413", "415"},
-        ("/wdtests/{wdtest_id}", "delete"): {"204", "404"},
-    }
-    for (path, method), codes in expected.items():
-        responses = paths[path][method]["responses"]
-        assert codes <= set(responses), (path, method)
-        for code in codes - {"200", "201", "204"}:
-            assert responses[code]["schema"] == {"$ref": "#/definitions/Problem"}
+def test_bodies_can_be_refused_as_too_large_or_not_json(spec3):
+    for path, method, op in operations(spec3):
+        if "application/json" in op.get("requestBody", {}).get("content", {}):
+            assert {"400", "413"} <= set(op["responses"]), (path, method)
 
 
-def test_every_filter_and_sort_is_a_documented_parameter(spec):
+def test_every_filter_and_sort_is_a_documented_parameter(spec, spec3):
     everything = spec["paths"]["/wdtests"]["get"]["parameters"]
     params = {p["name"]: p for p in everything if p["in"] == "query"}
     assert set(params) == set(WdtestQuery().fields)
@@ -68,9 +103,16 @@ def test_every_filter_and_sort_is_a_documented_parameter(spec):
     assert params["sort"]["type"] == "array" and params["sort"]["collectionFormat"] == "csv"
     assert params["per_page"]["maximum"] == 100
     assert all(p["in"] == "query" for p in params.values())
+    params3 = {p["name"]: p for p in spec3["paths"]["/wdtests"]["get"]["parameters"]}
+    assert params3["sort"]["style"] == "form" and params3["sort"]["explode"] is False
+    assert params3["sort"]["schema"]["minItems"] == 1
+    assert params3["age__gte"]["schema"]["maximum"] == 2**63 - 1
 
 
-def test_conditional_and_idempotent_requests_are_documented(spec):
+@pytest.mark.parametrize("version", DOCUMENTS)
+def test_conditional_and_idempotent_requests_are_documented(sqlite_app, version):
+    spec = served(sqlite_app, version)
+
     def headers(op):
         return {p["name"] for p in op.get("parameters", []) if p["in"] == "header"}
 
@@ -84,10 +126,11 @@ def test_conditional_and_idempotent_requests_are_documented(spec):
         assert headers(op) == {"If-None-Match"} and "304" in op["responses"]
         assert "ETag" in op["responses"]["200"]["headers"]
     assert "ETag" in collection["post"]["responses"]["201"]["headers"]
-    assert "version" in spec["definitions"]["WdtestOut"]["required"]
+    models = spec["definitions"] if version == "2.0" else spec["components"]["schemas"]
+    assert "version" in models["WdtestOut"]["required"]
 
 
-def test_models_come_from_the_schemas(spec):
+def test_models_come_from_the_schemas(spec, spec3):
     definitions = spec["definitions"]
     create = definitions["WdtestCreate"]
     assert create["required"] == ["name"]
@@ -99,14 +142,57 @@ def test_models_come_from_the_schemas(spec):
     page_items = definitions["WdtestPage"]["properties"]["items"]
     assert page_items["items"] == {"$ref": "#/definitions/WdtestOut"}
     assert set(definitions["Problem"]["required"]) == {"type", "title", "status", "detail", "instance"}
+    schemas = spec3["components"]["schemas"]
+    assert schemas["WdtestOut"]["properties"]["age"]["type"] == ["integer", "null"]
+    headers = schemas["MessagePublish"]["properties"]["headers"]
+    assert headers["maxProperties"] == 64 and "maxLength" not in headers
+    assert schemas["MessageOut"]["properties"]["headers"]["additionalProperties"] == {"type": "string"}
+    for name in ("MessagePublish", "MessageOut"):
+        assert "type" not in schemas[name]["properties"]["body"]  # any JSON value, not an object
 
 
-def test_docs_ui_is_served_with_local_assets(sqlite_app):
+def test_echo_documents_its_form_and_file(spec, spec3):
+    op = spec["paths"]["/demo/echo"]["post"]
+    params = {p["name"]: p for p in op["parameters"]}
+    assert params["file"] == {**params["file"], "in": "formData", "type": "file"}
+    assert "multipart/form-data" in op["consumes"]
+    content = spec3["paths"]["/demo/echo"]["post"]["requestBody"]["content"]
+    assert set(content) == {"application/json", "multipart/form-data", "application/x-www-form-urlencoded"}
+
+
+@pytest.mark.parametrize(
+    ("config", "reads_locked", "writes_locked"),
+    [({}, False, False), (KEYS, False, True), ({**KEYS, "API_READ_AUTH": True}, True, True)],
+    ids=["no-keys", "keys", "read-auth"],
+)
+def test_padlock_and_401_follow_the_auth_settings(make_app, config, reads_locked, writes_locked):
+    app = make_app(**config)
+    for version in DOCUMENTS:
+        document = served(app, version)
+        scheme = document["securityDefinitions" if version == "2.0" else "components"]
+        assert "apikey" in json.dumps(scheme)
+        assert "security" not in document  # per operation only
+        for path, method, op in operations(document):
+            locked = writes_locked if method in ("post", "put", "patch", "delete") else reads_locked
+            assert (op.get("security") == [{"apikey": []}]) is locked, (version, path, method)
+            if path != "/exceptions/abort/{code}":  # documents every status it can abort with
+                assert ("401" in op["responses"]) is locked, (version, path, method)
+
+
+def test_documents_need_no_key(make_app):
+    client = make_app(**KEYS, API_READ_AUTH=True).test_client()
+    for url in DOCUMENTS.values():
+        assert client.get(url).status_code == 200
+
+
+def test_docs_ui_offers_both_documents_with_local_assets(sqlite_app):
     client = sqlite_app.test_client()
     page = client.get("/docs")
     assert page.status_code == 200 and page.mimetype == "text/html"
     html = page.get_data(as_text=True)
-    assert "swagger-ui" in html
+    assert "SwaggerUIBundle" in html
+    for url in DOCUMENTS.values():
+        assert f'"{url}"' in html
     assert "cdn" not in html.lower() and "https://" not in html
     asset = client.get("/swaggerui/swagger-ui-bundle.js")
     assert asset.status_code == 200 and len(asset.data) > 100_000
