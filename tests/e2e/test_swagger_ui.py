@@ -73,9 +73,23 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
-def open_docs(page, server) -> None:
+@pytest.fixture(params=["OpenAPI 3.1", "Swagger 2.0"])
+def document(request) -> str:
+    """The document picked in Swagger UI's selector: every test runs on both."""
+    return request.param
+
+
+def open_docs(page, server, document: str) -> None:
     page.goto(f"{server.base}/docs")
     page.wait_for_selector(".opblock-tag-section")
+    select = page.locator(".topbar select")
+    if select.evaluate("s => s.options[s.selectedIndex].text") != document:
+        select.select_option(label=document)
+        page.wait_for_function(
+            "name => document.querySelector('.info .title')?.textContent.includes(name)",
+            arg=document.split()[-1],  # the version Swagger UI shows beside the title
+        )
+        page.wait_for_selector(".opblock-tag-section")
 
 
 def shown_status(block) -> str:
@@ -98,38 +112,38 @@ def try_it_out(page, operation_id: str, body: dict | None = None):
     return block, caught.value
 
 
-def test_every_namespace_is_listed(page, open_server):
-    open_docs(page, open_server)
+def test_every_namespace_is_listed(page, open_server, document):
+    open_docs(page, open_server, document)
     tags = set(
         page.locator(
             ".opblock-tag-section h3 .opblock-tag span, .opblock-tag-section h3 a span"
         ).all_inner_texts()
     )
-    shot(page, "namespaces")
+    shot(page, f"namespaces-{document}")
     assert NAMESPACES <= {t.strip() for t in tags}, tags
 
 
-def test_try_it_out_lists_records_as_json(page, open_server):
-    open_docs(page, open_server)
+def test_try_it_out_lists_records_as_json(page, open_server, document):
+    open_docs(page, open_server, document)
     block, response = try_it_out(page, "wdtests-get_wdtest_list")
-    shot(page, "get-wdtests")
+    shot(page, f"get-wdtests-{document}")
     assert response.status == 200 and response.headers["content-type"] == "application/json"
     assert "total" in response.json()
     assert shown_status(block) == "200"
 
 
-def test_post_without_a_key_shows_a_documented_401(page, keyed_server):
-    open_docs(page, keyed_server)
+def test_post_without_a_key_shows_a_documented_401(page, keyed_server, document):
+    open_docs(page, keyed_server, document)
     block, response = try_it_out(page, "wdtests-post_wdtest_list", {"name": "ui-401"})
-    shot(page, "post-without-key")
+    shot(page, f"post-without-key-{document}")
     assert response.status == 401
     assert response.headers["content-type"] == "application/problem+json"
     assert shown_status(block) == "401"
     assert block.locator(".live-responses-table tr.response .response-undocumented").count() == 0
 
 
-def test_authorize_then_post_creates(page, keyed_server):
-    open_docs(page, keyed_server)
+def test_authorize_then_post_creates(page, keyed_server, document):
+    open_docs(page, keyed_server, document)
     page.locator("button.authorize").first.click()
     dialog = page.locator(".modal-ux")
     dialog.locator("input[type=text], input[type=password]").first.fill(API_KEY)
@@ -137,7 +151,7 @@ def test_authorize_then_post_creates(page, keyed_server):
     dialog.locator("button.btn-done, button.close-modal").first.click()
     name = f"ui-{uuid.uuid4().hex[:8]}"
     block, response = try_it_out(page, "wdtests-post_wdtest_list", {"name": name, "age": 20})
-    shot(page, "authorize-and-post")
+    shot(page, f"authorize-and-post-{document}")
     assert response.status == 201 and response.json()["name"] == name
     assert response.request.headers.get("x-api-key") == API_KEY
     assert shown_status(block) == "201"
