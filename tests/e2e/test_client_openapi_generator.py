@@ -42,8 +42,9 @@ def kind(request):
 
 
 @pytest.fixture(scope="module")
-def wdapi(open_server, kind):
-    return generate_client(open_server, kind)
+def wdapi(keyed_server, kind):
+    # From a keyed deployment's document: it carries the security and 401s clients need.
+    return generate_client(keyed_server, kind)
 
 
 def api_client(wdapi, server, api_key: str | None = None):
@@ -133,16 +134,15 @@ def test_rabbitmq_queue_declare_get_delete(wdapi, client):
         api.get_queue_item(name)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,  # pydantic's ValidationError: the body or the headers do not fit the model
-    reason="spec: MessagePublish.body and MessageOut.body must be 'any JSON value' (no type), not an "
-    "object; MessageOut.headers must be a map of strings (additionalProperties: {type: string})",
-)
 @pytest.mark.parametrize(
     "body", ["text", 42, [1, "two"], {"hello": "world"}], ids=lambda body: type(body).__name__
 )
-def test_rabbitmq_publish_and_get_any_json_body_with_string_headers(wdapi, client, body):
+def test_rabbitmq_publish_and_get_any_json_body_with_string_headers(request, kind, wdapi, client, body):
+    if kind == "swagger2" and not isinstance(body, dict):
+        # A schema without a type is "any JSON" in 3.1; openapi-generator reads it as an object in 2.0.
+        request.applymarker(
+            pytest.mark.xfail(strict=True, raises=ValueError, reason="Swagger 2.0 has no 'any JSON value'")
+        )
     api = wdapi.RabbitmqApi(client)
     name = f"og-{uuid.uuid4().hex[:8]}"
     api.put_queue_item(name)

@@ -22,9 +22,9 @@ CONFIG = f"package_name_override: {PACKAGE}\nproject_name_override: wdapi-opc\n"
 
 
 @pytest.fixture(scope="module")
-def opc(open_server):
+def opc(keyed_server):
     """The generated package, imported (generation is cached by spec hash)."""
-    spec = open_server.spec(KIND)
+    spec = keyed_server.spec(KIND)  # a keyed deployment's document: security and 401s
     if spec is None:
         pytest.fail(f"{SPECS[KIND]} is not served")
 

@@ -59,7 +59,7 @@ def typescript_fetch(server, kind: str):
 
 @pytest.mark.parametrize("kind", list(SPECS))
 def test_typescript_fetch_client_drives_every_namespace(npm_packages, open_server, keyed_server, kind):
-    project = typescript_fetch(open_server, kind)
+    project = typescript_fetch(keyed_server, kind)
     out = compile_and_run(
         project, "typescript-fetch", "driver.ts", open_server.api, keyed_server.api, API_KEY
     )
@@ -73,8 +73,8 @@ def test_typescript_fetch_client_drives_every_namespace(npm_packages, open_serve
     "now); MessageOut.headers must be a map of strings (typed a map of objects now)",
 )
 @pytest.mark.parametrize("kind", list(SPECS))
-def test_typescript_fetch_client_sends_any_json_body(npm_packages, open_server, kind):
-    project = typescript_fetch(open_server, kind)
+def test_typescript_fetch_client_sends_any_json_body(npm_packages, open_server, keyed_server, kind):
+    project = typescript_fetch(keyed_server, kind)
     assert "every step passed" in compile_and_run(project, "typescript-fetch", "bodies.ts", open_server.api)
 
 
@@ -82,7 +82,7 @@ def test_typescript_fetch_client_sends_any_json_body(npm_packages, open_server, 
 def test_openapi_fetch_client_drives_every_namespace(npm_packages, open_server, keyed_server, kind):
     if kind == "swagger2":
         pytest.skip("openapi-typescript 7 reads OpenAPI 3.x only")
-    spec = served_spec(open_server, kind)
+    spec = served_spec(keyed_server, kind)
 
     def generate(spec_file, out):
         run(
