@@ -58,7 +58,13 @@ def typescript_fetch(server, kind: str):
 
 
 @pytest.mark.parametrize("kind", list(SPECS))
-def test_typescript_fetch_client_drives_every_namespace(npm_packages, open_server, keyed_server, kind):
+def test_typescript_fetch_client_drives_every_namespace(
+    request, npm_packages, open_server, keyed_server, kind
+):
+    if kind == "openapi3":
+        # openapi-generator 7.26 typescript-fetch imports a model it never writes for an operation
+        # with JSON and form bodies (/demo/echo); openapi-fetch drives the 3.1 document below.
+        request.applymarker(pytest.mark.xfail(strict=True, reason="typescript-fetch: mixed body types"))
     project = typescript_fetch(keyed_server, kind)
     out = compile_and_run(
         project, "typescript-fetch", "driver.ts", open_server.api, keyed_server.api, API_KEY
