@@ -8,7 +8,9 @@ OPENAPI ?= openapi.json
 export FLASK_APP := run
 SUDO   := $(shell test "$$(id -u)" = 0 || echo sudo)
 
-.PHONY: install nginx run serve migrate test test-unit test-services test-api test-e2e test-faults lint format swagger bench bench-install bench-profile bench-scale bench-amqp clean
+FUZZ_EXAMPLES ?= 1000
+
+.PHONY: install nginx chromium run serve migrate test test-unit test-services test-api test-e2e test-faults fuzz lint format swagger bench bench-install bench-profile bench-scale bench-amqp clean
 
 $(VENV)/.installed: requirements.lock requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,19 +37,27 @@ nginx: ## nginx for the live tier (tests/e2e): the Debian package, when missing
 		echo "installing nginx (apt-get)"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nginx; }
 
-test: install nginx ## the test suite, every tier (TEST_DATABASE_URL adds MariaDB/MySQL); fault tests bounded
+chromium: ## Debian's Chromium for the Swagger UI tests (Playwright drives it and downloads no browser)
+	@test -x /usr/bin/chromium || { \
+		echo "installing chromium (apt-get)"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+
+test: install nginx chromium ## the test suite, every tier (TEST_DATABASE_URL adds MariaDB/MySQL); fault tests bounded
 	$(BIN)/pytest -m "not long_fault" $(PYTEST_ARGS)
 
 # One tier each: the directory is the tier (README "Tests").
 test-unit test-services test-api: test-%: install
 	$(BIN)/pytest tests/$* $(PYTEST_ARGS)
 
-test-e2e: install nginx
+test-e2e: install nginx chromium
 	$(BIN)/pytest tests/e2e $(PYTEST_ARGS)
 
 FAULT_SECONDS ?= 20
-test-faults: install nginx ## the live tier with longer faults (FAULT_SECONDS each)
+test-faults: install nginx chromium ## the live tier with longer faults (FAULT_SECONDS each)
 	FAULT_SECONDS=$(FAULT_SECONDS) $(BIN)/pytest tests/e2e -rA $(PYTEST_ARGS)
+
+fuzz: install ## schemathesis at length: FUZZ_EXAMPLES cases per operation and phase
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/e2e/test_schemathesis.py -rA $(PYTEST_ARGS)
 
 lint: install ## ruff check + format check + mypy, as CI runs them
 	$(BIN)/ruff check .
@@ -81,4 +91,4 @@ bench-amqp: install ## publish rate with confirms, and the outbox relay, against
 	$(BIN)/python -m bench.amqp_publish
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .cache build tests/e2e/ts/node_modules

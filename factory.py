@@ -25,10 +25,18 @@ from settings import load_config
 from settings.logs import configure_logging
 
 
+class App(Flask):
+    def make_default_options_response(self):
+        # Flask answers OPTIONS with 200 and an empty text/html body; nothing to say is a 204.
+        response = super().make_default_options_response()
+        response.status_code = 204
+        return response
+
+
 def create_app(config: str | type | Mapping | None = None) -> Flask:
     """Build the app. ``config``: an env name ('dev', 'prod', 'test'), a config
     class, or a mapping of overrides applied last (see ``settings``)."""
-    app = Flask("wdapi", instance_relative_config=True)
+    app = App("wdapi", instance_relative_config=True)
     app.request_class = APIRequest
     app.response_class = JSONResponse
     app.json = JSONProvider(app)

@@ -4,6 +4,7 @@
 maps every setting to the tutorial's list of gunicorn options.
 """
 
+import json
 import mmap
 import multiprocessing
 import os
@@ -13,6 +14,8 @@ import signal
 import tempfile
 import time
 from pathlib import Path
+
+from gunicorn import util
 
 from settings import load, or_refuse
 
@@ -127,7 +130,22 @@ def pre_request(worker, req):
         worker.max_keepalived = 0
 
 
+def write_problem(sock, status_int, reason, mesg):
+    """gunicorn's own rejections (414 request line, 431 headers, 400 bad header...) as
+    problem+json like every other error; gunicorn would write text/html. There is no
+    request path or request id yet: the request never reached the app."""
+    problem = {"type": "about:blank", "title": reason, "status": status_int, "detail": mesg or reason}
+    body = json.dumps(problem, separators=(",", ":")).encode()
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: application/problem+json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
 def post_worker_init(worker):
+    # Every worker class writes its rejections with this one function (workers/base.py).
+    util.write_error = write_problem
     # A terminal's Ctrl-C reaches the workers as well as the arbiter, which then sends
     # each worker SIGQUIT: gthread's quit handler deadlocks if it runs twice (it was seen
     # holding a worker until graceful_timeout). The arbiter's SIGQUIT is enough.

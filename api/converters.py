@@ -2,7 +2,7 @@
 
 import re
 
-from werkzeug.routing import BaseConverter, ValidationError
+from werkzeug.routing import BaseConverter, PathConverter, ValidationError
 
 
 class RegexConverter(BaseConverter):
@@ -27,5 +27,13 @@ class RegexConverter(BaseConverter):
         return segment
 
 
+class AnyPathConverter(PathConverter):
+    """werkzeug's ``path``, newlines included: its ``.`` stopped at one, so a key with a
+    newline was 404 "URL not found" instead of a 400 from the key's own validation."""
+
+    regex = r"[^/][\s\S]*?"
+
+
 def register_converters(app) -> None:
     app.url_map.converters["regex"] = RegexConverter
+    app.url_map.converters["path"] = AnyPathConverter

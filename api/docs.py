@@ -10,7 +10,8 @@ from flask import Blueprint, current_app, render_template, send_from_directory, 
 from swagger_ui_bundle import swagger_ui_path
 
 bp = Blueprint("docs", __name__, template_folder="templates")
-ASSETS_PREFIX = "/swaggerui"
+# Not /swaggerui: Flask-RESTX always registers its own Swagger UI 4 files there, and they would win.
+ASSETS_PREFIX = "/docs/assets"
 
 
 @bp.get("/docs")

@@ -1,13 +1,14 @@
-"""Request hooks: the request id, the check that a path is served at all, and timing headers."""
+"""Request hooks: the request id, UTF-8 input, the check that a path is served at all, and timing headers."""
 
 from __future__ import annotations
 
 import re
 import time
 import uuid
+from urllib.parse import unquote_to_bytes
 
 from flask import Flask, g, request
-from werkzeug.exceptions import NotFound
+from werkzeug.exceptions import BadRequest, NotFound
 
 from api import API_PREFIX
 
@@ -21,6 +22,7 @@ SANE_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
 def register_request_hooks(app: Flask) -> None:
     """Hooks run in this order; ``after_request`` also runs for error responses."""
     app.before_request(assign_request_id)
+    app.before_request(reject_invalid_utf8)
     app.before_request(reject_unknown_paths)
     app.after_request(add_response_headers)
 
@@ -29,6 +31,20 @@ def assign_request_id() -> None:
     g.request_started = time.perf_counter()
     supplied = request.headers.get(REQUEST_ID_HEADER, "")
     g.request_id = supplied if SANE_REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
+
+
+def reject_invalid_utf8() -> None:
+    # werkzeug decodes the URL with errors="replace": "alias%FF" and "alias%FE" would both
+    # become "alias\ufffd", one key. The WSGI environ holds the raw bytes (as latin-1).
+    environ = request.environ
+    try:
+        environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        raise BadRequest("The request path is not valid percent-encoded UTF-8.") from None
+    try:
+        unquote_to_bytes(environ.get("QUERY_STRING", "").encode("latin-1")).decode("utf-8")
+    except UnicodeError:
+        raise BadRequest("The query string is not valid percent-encoded UTF-8.") from None
 
 
 def is_known_path(path: str) -> bool:

@@ -234,9 +234,13 @@ def _body_v3(spec: APISpec, op: Operation) -> dict | None:
     return {"required": op.body is not None and op.body_required, "content": content}
 
 
-def _operation(spec, plugin, app: Flask, path: str, method: str, resource, view, op: Operation) -> dict:
+def _operation(
+    spec, plugin, app: Flask, tag: str, path: str, method: str, resource, view, op: Operation
+) -> dict:
     summary, _, description = (view.__doc__ or "").strip().partition("\n")
     doc: dict[str, Any] = {
+        # The tag groups operations in Swagger UI and names the generated clients' API classes.
+        "tags": [tag],
         "operationId": f"{method}_{camel_to_dash(resource.__name__)}",
         "summary": summary.rstrip("."),
     }
@@ -263,6 +267,8 @@ def _operation(spec, plugin, app: Flask, path: str, method: str, resource, view,
         request_body = _body_v3(spec, op)
         if request_body is not None:
             doc["requestBody"] = request_body
+            # openapi-generator names the body argument as the 2.0 body parameter is named.
+            doc["x-codegen-request-body-name"] = "payload"
     if parameters:
         doc["parameters"] = parameters
     responses = {str(s.code): _success(spec, s) for s in op.responses.values()}
@@ -296,11 +302,12 @@ def build(app: Flask, api: Api, version: str) -> dict:
                 for method, op in operations(route.resource).items():
                     view = getattr(route.resource, method)
                     item[method] = _operation(
-                        spec, plugin, app, api.prefix + path, method, route.resource, view, op
+                        spec, plugin, app, ns.name, api.prefix + path, method, route.resource, view, op
                     )
                 spec.path(path=path, **_path_kwargs(item))
     document = copy.deepcopy(spec.to_dict())
-    return _drop_null_defaults(document) if _v2(spec) else document
+    # "default: null" makes openapi-typescript type the field as required; absent means null anyway.
+    return _drop_null_defaults(document)
 
 
 def _path_kwargs(item: dict) -> dict:

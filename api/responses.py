@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from uuid import UUID
@@ -38,6 +39,18 @@ def _reject_duplicate_keys(pairs):
     return obj
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        # 1e309 parses as inf, which no JSON response could carry back.
+        raise ValueError(f"number {text} is out of range")
+    return value
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
 class JSONProvider(DefaultJSONProvider):
     ensure_ascii = False
     sort_keys = False
@@ -47,6 +60,8 @@ class JSONProvider(DefaultJSONProvider):
     def loads(self, s, **kwargs):
         # The last of two equal keys would win silently; like a repeated query parameter, refuse it.
         kwargs.setdefault("object_pairs_hook", _reject_duplicate_keys)
+        kwargs.setdefault("parse_float", _finite_float)
+        kwargs.setdefault("parse_constant", _reject_constant)
         return super().loads(s, **kwargs)
 
 

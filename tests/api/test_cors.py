@@ -28,7 +28,7 @@ def test_no_cors_headers_by_default(http):
 )
 def test_preflight_allowed_origin(http):
     response = preflight(http)
-    assert response.status_code == 200  # preflights carry no key, so auth lets them through
+    assert response.status_code == 204  # preflights carry no key, so auth lets them through
     assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
     assert "POST" in response.headers["Access-Control-Allow-Methods"]
     allowed = {h.strip().lower() for h in response.headers["Access-Control-Allow-Headers"].split(",")}

@@ -1,4 +1,5 @@
-"""Fixtures for the live tier: gunicorn (production settings) behind the shipped nginx.
+"""Fixtures for the live tier: gunicorn (production settings) behind the shipped nginx, and
+the session's two gunicorns on ``run:app`` that the fuzzer, the generated clients and Swagger UI use.
 
 ``FAULT_SECONDS`` sets how long each fault test keeps its load running (``make test``:
 a few seconds; ``make test-faults``: longer).
@@ -16,10 +17,11 @@ from sqlalchemy.engine import make_url
 
 from extensions import db
 from factory import create_app
+from tests.helpers.live_server import API_KEY, LiveServer, RabbitVhost
 from tests.helpers.nginx import nginx_binary
 from tests.helpers.ports import reachable
 from tests.helpers.redis_support import redis_config
-from tests.helpers.require import need
+from tests.helpers.require import need, require_port
 
 
 @pytest.fixture(scope="session")
@@ -104,3 +106,38 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("fault figures")
         for name, text in FIGURES.rows:
             terminalreporter.write_line(f"{name}: {text}")
+
+
+@pytest.fixture(scope="session")
+def rabbit_vhost():
+    require_port("127.0.0.1", 5672, "RabbitMQ")
+    if not RabbitVhost.available():
+        need("rabbitmqctl is not installed: no private vhost for the live server")
+    vhost = RabbitVhost()
+    vhost.create()
+    try:
+        yield vhost
+    finally:
+        vhost.delete()
+
+
+def _serve(tmp_path_factory, vhost, api_keys):
+    require_port("127.0.0.1", 6379, "Redis")
+    server = LiveServer(tmp_path_factory.mktemp("live"), amqp_url=vhost.url, api_keys=api_keys)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def open_server(tmp_path_factory, rabbit_vhost):
+    """gunicorn without API keys: writes need none."""
+    yield from _serve(tmp_path_factory, rabbit_vhost, ())
+
+
+@pytest.fixture(scope="session")
+def keyed_server(tmp_path_factory, rabbit_vhost):
+    """gunicorn with one API key: writes without it are 401."""
+    yield from _serve(tmp_path_factory, rabbit_vhost, (API_KEY,))
