@@ -118,7 +118,9 @@ def test_a_dependency_fault_under_load(rig, dependency, mode, fault_seconds, mys
         seen.update(body["data"]["id"] for _, body in broker.drain(rig.queue))
         return created <= seen
 
-    assert wait_for(all_events, 20), f"{len(created - seen)} created records have no event"
+    # The backlog drains through the test's own one-thread TCP proxy (about 30 events/s seen on
+    # a loaded box): the bound is for "none lost", the recovery delay is measured above.
+    assert wait_for(all_events, 90), f"{len(created - seen)} created records have no event"
 
 
 @pytest.mark.long_fault
