@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 
 from extensions import db
 from factory import create_app
+from tests.helpers.gunicorn import Gunicorn
 from tests.helpers.live_server import API_KEY, LiveServer, RabbitVhost
 from tests.helpers.nginx import nginx_binary
 from tests.helpers.ports import reachable
@@ -141,3 +142,22 @@ def open_server(tmp_path_factory, rabbit_vhost):
 def keyed_server(tmp_path_factory, rabbit_vhost):
     """gunicorn with one API key: writes without it are 401."""
     yield from _serve(tmp_path_factory, rabbit_vhost, (API_KEY,))
+
+
+@pytest.fixture
+def server(tmp_path):
+    """gunicorn on run:app with 2 workers x 4 threads and a SQLite database of its own."""
+    server = Gunicorn(
+        tmp_path / "gunicorn.out",
+        APP_ENV="test",
+        WEB_CONCURRENCY="2",
+        GUNICORN_THREADS="4",
+        GUNICORN_GRACEFUL_TIMEOUT="15",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'live.sqlite3'}",
+        LOG_FORMAT="text",
+    )
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from tests.helpers.env import clean_env
-from tests.helpers.gunicorn import GUNICORN, ROOT, Gunicorn
+from tests.helpers.gunicorn import GUNICORN, ROOT
 from tests.helpers.live import request
 from tests.helpers.ports import free_port
 
@@ -20,24 +20,6 @@ def get(port: int, path: str, headers=None, timeout: float = 15.0):
     """(status, body, response) of one GET on its own connection."""
     response = request(port, "GET", path, headers=headers, timeout=timeout)
     return response.status, response.body, response
-
-
-@pytest.fixture
-def server(tmp_path):
-    server = Gunicorn(
-        tmp_path / "gunicorn.out",
-        APP_ENV="test",
-        WEB_CONCURRENCY="2",
-        GUNICORN_THREADS="4",
-        GUNICORN_GRACEFUL_TIMEOUT="15",
-        DATABASE_URL=f"sqlite:///{tmp_path / 'live.sqlite3'}",
-        LOG_FORMAT="text",
-    )
-    try:
-        server.wait_ready()
-        yield server
-    finally:
-        server.stop()
 
 
 def test_access_and_error_logs_share_the_app_format(server):

@@ -3,29 +3,9 @@
 import re
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-
-from tests.helpers.gunicorn import Gunicorn
 from tests.helpers.live import request
 
 REQUESTS = 40
-
-
-@pytest.fixture
-def server(tmp_path):
-    server = Gunicorn(
-        tmp_path / "gunicorn.out",
-        APP_ENV="test",
-        WEB_CONCURRENCY="2",
-        GUNICORN_THREADS="4",
-        DATABASE_URL=f"sqlite:///{tmp_path / 'live.sqlite3'}",
-        LOG_FORMAT="text",
-    )
-    try:
-        server.wait_ready()
-        yield server
-    finally:
-        server.stop()
 
 
 def sample(text: str, name: str, **labels: str) -> float:
