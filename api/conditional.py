@@ -67,10 +67,15 @@ def _expected_revisions() -> list[str] | None:
     return sorted(tag for tag in request.if_match.as_set(include_weak=False) if tag is not None)
 
 
+# RFC 9110 §13.1.1: "*" or a comma list of entity tags (visible ASCII inside the quotes).
+ENTITY_TAG = r'(W/)?"[!#-~]*"'
+IF_MATCH_PATTERN = rf"^(\*|{ENTITY_TAG}([ \t]*,[ \t]*{ENTITY_TAG})*)$"
+
 if_match = header(
     "If-Match",
     "The record's ETag: the write happens only if the record is still at it, else 412. "
-    "Required (else 428) when the server sets REQUIRE_IF_MATCH.",
+    "Required (else 428) when the server sets REQUIRE_IF_MATCH. Not '*' or entity tags: 400.",
+    pattern=IF_MATCH_PATTERN,
     into="expected",
     load=_expected_revisions,
     errors=(412, 428),

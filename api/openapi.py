@@ -41,9 +41,15 @@ EXAMPLE_DETAILS = {
     409: "A record with id '3' already exists.",
     413: "The request body is larger than the limit.",
     415: "Did not attempt to load JSON data because the request Content-Type was not 'application/json'.",
+    414: "The request line exceeds 4094 bytes.",
     429: "600 per 1 minute",
+    431: "A request header exceeds 8190 bytes.",
     503: "The database is unavailable; try again shortly.",
 }
+
+# Answered by the server in front of the app (gunicorn, nginx) to any request past its limits
+# (README "Errors"): a long query string or header reaches no view.
+FRONT_LIMITS = frozenset({414, 431})
 
 # What a 429 carries (api.ratelimit); the RateLimit-* names are the IETF draft's.
 RATE_LIMIT_HEADERS = {
@@ -142,6 +148,7 @@ def _parameters(spec: APISpec, plugin: MarshmallowPlugin, schema: Schema, locati
     if _v2(spec):
         for p in params:
             p.pop("example", None)  # Swagger 2.0 allows examples on bodies only
+            p.pop("not", None)  # nor "not" on parameters
     return params
 
 
@@ -248,10 +255,12 @@ def _operation(
         doc["description"] = description.strip()
     needs_key = auth_applies(app.config, method.upper())
     limited = rate_limit_applies(app.config)
-    codes = sorted(set(op.errors) | ({401} if needs_key else set()) | ({429} if limited else set()))
+    codes = sorted(
+        set(op.errors) | FRONT_LIMITS | ({401} if needs_key else set()) | ({429} if limited else set())
+    )
     parameters = _parameters(spec, plugin, op.query, "query") if op.query is not None else []
-    for name, description in op.headers.items():
-        value = {"type": "string"} if _v2(spec) else {"schema": {"type": "string"}}
+    for name, (description, value_schema) in op.headers.items():
+        value = dict(value_schema) if _v2(spec) else {"schema": dict(value_schema)}
         parameters.append({"in": "header", "name": name, "description": description, **value})
     if _v2(spec):
         body_params, consumes = _body_v2(spec, plugin, op)
