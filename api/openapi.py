@@ -260,7 +260,12 @@ def _operation(
     )
     parameters = _parameters(spec, plugin, op.query, "query") if op.query is not None else []
     for name, (description, value_schema) in op.headers.items():
-        value = dict(value_schema) if _v2(spec) else {"schema": dict(value_schema)}
+        value_schema = dict(value_schema)
+        example = value_schema.pop("example", None)
+        if _v2(spec):
+            value = value_schema  # 2.0 has no examples on parameters
+        else:
+            value = {"schema": value_schema, **({"example": example} if example is not None else {})}
         parameters.append({"in": "header", "name": name, "description": description, **value})
     if _v2(spec):
         body_params, consumes = _body_v2(spec, plugin, op)

@@ -218,19 +218,23 @@ def header(
     description: str,
     *,
     pattern: str | None = None,
+    example: str | None = None,
     into: str | None = None,
     load: Callable[[], Any] | None = None,
     errors: tuple[int, ...] = (),
 ):
     """A request header the operation reads: documented; a value that does not match
-    ``pattern`` (a full match) is a 400. With ``into``, ``load()`` (which reads the header)
-    is passed as that keyword. ``errors``: what reading it can answer."""
+    ``pattern`` (a full match) is a 400; ``example``: a value that matches. With ``into``,
+    ``load()`` (which reads the header) is passed as that keyword. ``errors``: what reading
+    it can answer."""
 
     def decorate(view):
         wrapper, op = _operation(view)
         value_schema: dict[str, Any] = {"type": "string"}
         if pattern is not None:
             value_schema["pattern"] = pattern
+        if example is not None:
+            value_schema["example"] = example
         op.headers[name] = (description, value_schema)
         op.declared_errors.update(errors)
         if pattern is not None:
