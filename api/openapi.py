@@ -93,7 +93,11 @@ def _dict_size(self, field, ret, **kwargs) -> dict:
 def _upload(self, field, ret, **kwargs) -> dict:
     if not isinstance(field, Upload):
         return {}
-    return {"type": "file"} if self.openapi_version.major < 3 else {"type": "string", "format": "binary"}
+    if self.openapi_version.major < 3:
+        return {"type": "file"}
+    # 3.1's form of a file (format: binary is 3.0's): a part of raw bytes, no JSON value, so no
+    # JSON type either (a fuzzer would "break" the type of bytes no server reads as JSON).
+    return {"contentMediaType": "application/octet-stream"}
 
 
 def _spec(version: str, api: Api) -> tuple[APISpec, MarshmallowPlugin]:
@@ -227,15 +231,19 @@ def _body_v2(spec: APISpec, plugin, op: Operation) -> tuple[list[dict], list[str
     return [param], [JSON]
 
 
-def _body_v3(spec: APISpec, op: Operation) -> dict | None:
+def _body_v3(spec: APISpec, plugin: MarshmallowPlugin, op: Operation) -> dict | None:
     content = {}
     if op.body is not None:
         content[JSON] = {"schema": _ref(spec, op.body)}
     if op.form is not None:
         if op.form_json:
             content[JSON] = {"schema": {"description": "Any JSON value"}}
+        # Inline, as a form's fields are no model: openapi-generator writes no model for a schema
+        # used by forms only, yet typescript-fetch imports one it is referenced by name.
+        assert plugin.converter is not None
+        form_schema = plugin.converter.schema2jsonschema(op.form)
         for media in FORM_TYPES:
-            content[media] = {"schema": _ref(spec, op.form)}
+            content[media] = {"schema": form_schema}
     if not content:
         return None
     return {"required": op.body is not None and op.body_required, "content": content}
@@ -278,7 +286,7 @@ def _operation(
         if produces:
             doc["produces"] = produces
     else:
-        request_body = _body_v3(spec, op)
+        request_body = _body_v3(spec, plugin, op)
         if request_body is not None:
             doc["requestBody"] = request_body
             # openapi-generator names the body argument as the 2.0 body parameter is named.
