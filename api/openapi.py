@@ -231,19 +231,15 @@ def _body_v2(spec: APISpec, plugin, op: Operation) -> tuple[list[dict], list[str
     return [param], [JSON]
 
 
-def _body_v3(spec: APISpec, plugin: MarshmallowPlugin, op: Operation) -> dict | None:
+def _body_v3(spec: APISpec, op: Operation) -> dict | None:
     content = {}
     if op.body is not None:
         content[JSON] = {"schema": _ref(spec, op.body)}
     if op.form is not None:
         if op.form_json:
             content[JSON] = {"schema": {"description": "Any JSON value"}}
-        # Inline, as a form's fields are no model: openapi-generator writes no model for a schema
-        # used by forms only, yet typescript-fetch imports one it is referenced by name.
-        assert plugin.converter is not None
-        form_schema = plugin.converter.schema2jsonschema(op.form)
         for media in FORM_TYPES:
-            content[media] = {"schema": form_schema}
+            content[media] = {"schema": _ref(spec, op.form)}
     if not content:
         return None
     return {"required": op.body is not None and op.body_required, "content": content}
@@ -286,7 +282,7 @@ def _operation(
         if produces:
             doc["produces"] = produces
     else:
-        request_body = _body_v3(spec, plugin, op)
+        request_body = _body_v3(spec, op)
         if request_body is not None:
             doc["requestBody"] = request_body
             # openapi-generator names the body argument as the 2.0 body parameter is named.
