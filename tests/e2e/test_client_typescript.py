@@ -46,17 +46,21 @@ def compile_and_run(project, source: str, driver: str, *args: str) -> str:
     return run(["node", str(project / "dist" / driver.replace(".ts", ".js")), *args]).stdout
 
 
+# skipFormModel=false: the generator skips models used by forms only, yet imports /demo/echo's
+# (OpenAPITools/openapi-generator#11730).
+TYPESCRIPT_FETCH_OPTIONS = ("--global-property", "skipFormModel=false")
+
+
 def typescript_fetch(server, kind: str):
     def generate(spec_file, out):
-        # The command of README "Generating clients". skipFormModel=false: the generator skips
-        # models used by forms only, yet imports /demo/echo's (OpenAPITools/openapi-generator#11730).
+        # The command of README "Generating clients".
         run(
             [str(BIN / "openapi-generator-cli"), "generate", "-g", "typescript-fetch"]
-            + ["-i", str(spec_file), "-o", str(out / "client")]
-            + ["--global-property", "skipFormModel=false"]
+            + ["-i", str(spec_file), "-o", str(out / "client"), *TYPESCRIPT_FETCH_OPTIONS]
         )
 
-    return generated(kind, served_spec(server, kind), "typescript-fetch", generate, TS / ".cache")
+    spec, options = served_spec(server, kind), TYPESCRIPT_FETCH_OPTIONS
+    return generated(kind, spec, "typescript-fetch", generate, TS / ".cache", options=options)
 
 
 @pytest.mark.parametrize("kind", list(SPECS))
