@@ -46,20 +46,23 @@ def compile_and_run(project, source: str, driver: str, *args: str) -> str:
     return run(["node", str(project / "dist" / driver.replace(".ts", ".js")), *args]).stdout
 
 
-# skipFormModel=false: the generator skips models used by forms only, yet imports /demo/echo's
-# (OpenAPITools/openapi-generator#11730).
-TYPESCRIPT_FETCH_OPTIONS = ("--global-property", "skipFormModel=false")
+# On the 3.1 document, skipFormModel=false: the generator skips models used by forms only, yet
+# imports /demo/echo's (OpenAPITools/openapi-generator#11730). Not on 2.0, whose form fields are
+# parameters: there the model it would write clashes with the operation's request interface.
+TYPESCRIPT_FETCH_OPTIONS = {"openapi3": ("--global-property", "skipFormModel=false"), "swagger2": ()}
 
 
 def typescript_fetch(server, kind: str):
+    options = TYPESCRIPT_FETCH_OPTIONS[kind]
+
     def generate(spec_file, out):
         # The command of README "Generating clients".
         run(
             [str(BIN / "openapi-generator-cli"), "generate", "-g", "typescript-fetch"]
-            + ["-i", str(spec_file), "-o", str(out / "client"), *TYPESCRIPT_FETCH_OPTIONS]
+            + ["-i", str(spec_file), "-o", str(out / "client"), *options]
         )
 
-    spec, options = served_spec(server, kind), TYPESCRIPT_FETCH_OPTIONS
+    spec = served_spec(server, kind)
     return generated(kind, spec, "typescript-fetch", generate, TS / ".cache", options=options)
 
 
