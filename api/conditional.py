@@ -67,10 +67,17 @@ def _expected_revisions() -> list[str] | None:
     return sorted(tag for tag in request.if_match.as_set(include_weak=False) if tag is not None)
 
 
+# RFC 9110 §13.1.1: "*" or a comma list of entity tags (visible ASCII inside the quotes); as
+# werkzeug, a tag without its quotes is taken too (then it simply matches no revision).
+ENTITY_TAG = r'(W/)?("[!#-~]*"|[!#-+\--~]+)'
+IF_MATCH_PATTERN = rf"^{ENTITY_TAG}([ \t]*,[ \t]*{ENTITY_TAG})*$"
+
 if_match = header(
     "If-Match",
     "The record's ETag: the write happens only if the record is still at it, else 412. "
-    "Required (else 428) when the server sets REQUIRE_IF_MATCH.",
+    "Required (else 428) when the server sets REQUIRE_IF_MATCH. Not '*' or entity tags: 400.",
+    pattern=IF_MATCH_PATTERN,
+    example='"1-5f2b8c9d0e1a"',
     into="expected",
     load=_expected_revisions,
     errors=(412, 428),

@@ -40,10 +40,16 @@ EXAMPLE_DETAILS = {
     404: "No record 'no-such-id'.",
     409: "A record with id '3' already exists.",
     413: "The request body is larger than the limit.",
+    414: "The request line exceeds 4094 bytes.",
     415: "Did not attempt to load JSON data because the request Content-Type was not 'application/json'.",
     429: "600 per 1 minute",
+    431: "A request header exceeds 8190 bytes.",
     503: "The database is unavailable; try again shortly.",
 }
+
+# Answered by the server in front of the app (gunicorn, nginx) to any request past its limits
+# (README "Errors"): a long query string or header reaches no view.
+FRONT_LIMITS = frozenset({414, 431})
 
 # What a 429 carries (api.ratelimit); the RateLimit-* names are the IETF draft's.
 RATE_LIMIT_HEADERS = {
@@ -87,7 +93,11 @@ def _dict_size(self, field, ret, **kwargs) -> dict:
 def _upload(self, field, ret, **kwargs) -> dict:
     if not isinstance(field, Upload):
         return {}
-    return {"type": "file"} if self.openapi_version.major < 3 else {"type": "string", "format": "binary"}
+    if self.openapi_version.major < 3:
+        return {"type": "file"}
+    # 3.1's form of a file (format: binary is 3.0's): a part of raw bytes, no JSON value, so no
+    # JSON type either (a fuzzer would "break" the type of bytes no server reads as JSON).
+    return {"contentMediaType": "application/octet-stream"}
 
 
 def _spec(version: str, api: Api) -> tuple[APISpec, MarshmallowPlugin]:
@@ -142,6 +152,7 @@ def _parameters(spec: APISpec, plugin: MarshmallowPlugin, schema: Schema, locati
     if _v2(spec):
         for p in params:
             p.pop("example", None)  # Swagger 2.0 allows examples on bodies only
+            p.pop("not", None)  # nor "not" on parameters
     return params
 
 
@@ -248,10 +259,17 @@ def _operation(
         doc["description"] = description.strip()
     needs_key = auth_applies(app.config, method.upper())
     limited = rate_limit_applies(app.config)
-    codes = sorted(set(op.errors) | ({401} if needs_key else set()) | ({429} if limited else set()))
+    codes = sorted(
+        set(op.errors) | FRONT_LIMITS | ({401} if needs_key else set()) | ({429} if limited else set())
+    )
     parameters = _parameters(spec, plugin, op.query, "query") if op.query is not None else []
-    for name, description in op.headers.items():
-        value = {"type": "string"} if _v2(spec) else {"schema": {"type": "string"}}
+    for name, (description, value_schema) in op.headers.items():
+        value_schema = dict(value_schema)
+        example = value_schema.pop("example", None)
+        if _v2(spec):
+            value = value_schema  # 2.0 has no examples on parameters
+        else:
+            value = {"schema": value_schema, **({"example": example} if example is not None else {})}
         parameters.append({"in": "header", "name": name, "description": description, **value})
     if _v2(spec):
         body_params, consumes = _body_v2(spec, plugin, op)

@@ -30,7 +30,7 @@ from typing import Any
 from flask import Response
 from marshmallow import Schema
 
-from api.parsing import check_path, load_body, load_optional_body, load_query
+from api.parsing import check_header, check_path, load_body, load_optional_body, load_query
 
 OPERATION_ATTR = "__operation__"
 PATH_ATTR = "__path_schema__"
@@ -74,8 +74,9 @@ class Operation:
     # In the order the decorators apply (bottom-up), as Flask-RESTX documents them.
     responses: dict[int, Success] = field(default_factory=dict)
     declared_errors: set[int] = field(default_factory=set)
-    # Request headers: name -> description; and keyword arguments read from them at call time.
-    headers: dict[str, str] = field(default_factory=dict)
+    # Request headers: name -> (description, JSON Schema of the value; its pattern is checked
+    # before the view runs); and keyword arguments read from them at call time.
+    headers: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     arguments: dict[str, Callable[[], Any]] = field(default_factory=dict)
 
     @property
@@ -136,6 +137,9 @@ def _operation(view: Callable) -> tuple[Callable, Operation]:
     def wrapper(*args, **kwargs):
         if op.path is not None and op.path_checked:
             check_path(op.path, kwargs)
+        for name, (_, value_schema) in op.headers.items():
+            if "pattern" in value_schema:
+                check_header(name, value_schema["pattern"])
         if op.query is not None:
             kwargs["query"] = load_query(op.query)
         if op.body is not None:
@@ -213,17 +217,28 @@ def header(
     name: str,
     description: str,
     *,
+    pattern: str | None = None,
+    example: str | None = None,
     into: str | None = None,
     load: Callable[[], Any] | None = None,
     errors: tuple[int, ...] = (),
 ):
-    """A request header the operation reads: documented; with ``into``, ``load()`` (which
-    reads the header) is passed as that keyword. ``errors``: what reading it can answer."""
+    """A request header the operation reads: documented; a value that does not match
+    ``pattern`` (a full match) is a 400; ``example``: a value that matches. With ``into``,
+    ``load()`` (which reads the header) is passed as that keyword. ``errors``: what reading
+    it can answer."""
 
     def decorate(view):
         wrapper, op = _operation(view)
-        op.headers[name] = description
+        value_schema: dict[str, Any] = {"type": "string"}
+        if pattern is not None:
+            value_schema["pattern"] = pattern
+        if example is not None:
+            value_schema["example"] = example
+        op.headers[name] = (description, value_schema)
         op.declared_errors.update(errors)
+        if pattern is not None:
+            op.declared_errors.add(400)
         if into is not None and load is not None:
             op.arguments[into] = load
         return wrapper

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Request, request
 from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
@@ -85,6 +87,14 @@ def load_query(schema: Schema) -> dict:
         return schema.load(args)
     except ValidationError as err:
         raise _invalid("query parameters", err) from None
+
+
+def check_header(name: str, pattern: str) -> None:
+    """A request header, when sent, must match ``pattern`` (documented in the spec)."""
+    value = request.headers.get(name)
+    if value is not None and re.fullmatch(pattern, value) is None:
+        message = "Does not match the documented pattern."
+        raise InvalidInput(f"Invalid {name} header: {message}", {name: [message]})
 
 
 def check_path(schema: Schema, values: dict) -> None:

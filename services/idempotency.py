@@ -13,6 +13,7 @@ import base64
 import hashlib
 import json
 import logging
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from services.errors import Conflict, InvalidInput, Unavailable, Unprocessable
 log = logging.getLogger(__name__)
 
 KEY_MAX_LENGTH = 255
+# 1-255 visible ASCII characters, as a JSON Schema pattern (the documents carry it).
+KEY_PATTERN = rf"^[!-~]{{1,{KEY_MAX_LENGTH}}}$"
 # A running claim outlives any request (gunicorn's worker timeout ends it first), and
 # frees the key if the worker died: the request then had no committed effect.
 RUNNING_TTL = 300
@@ -73,7 +76,7 @@ def fingerprint(*, method: str, path: str, body: bytes) -> str:
 
 
 def _check_key(key: str) -> None:
-    if not 1 <= len(key) <= KEY_MAX_LENGTH or not all("\x21" <= c <= "\x7e" for c in key):
+    if re.fullmatch(KEY_PATTERN, key) is None:
         message = f"Must be 1-{KEY_MAX_LENGTH} visible ASCII characters."
         raise InvalidInput(f"Invalid Idempotency-Key: {message}", {"Idempotency-Key": [message]})
 

@@ -7,6 +7,7 @@ from flask_restx import Namespace, Resource
 
 from api.operations import errors, form, path, returns
 from api.schemas.demo import ContextOut, EchoForm, EchoOut, IndexIdOut, IndexPath, UserIdOut, UserPath
+from services.errors import InvalidInput
 
 ns = Namespace("demo", description="Routing, request and context demos", path="/demo")
 HIDDEN_HEADERS = {"authorization", "proxy-authorization", "cookie", "x-api-key"}
@@ -50,6 +51,12 @@ class Echo(Resource):
     @errors(400, 413)  # malformed JSON or form data; too large
     def post(self):
         """Show what Flask parsed: args, form, JSON, files, cookies, headers."""
+        if request.mimetype == "multipart/form-data" and not (request.form or request.files):
+            # werkzeug skips parts it cannot read: more than the closing "--boundary--" line
+            # and nothing read is no form.
+            closing = len(request.mimetype_params.get("boundary", "")) + 8
+            if (request.content_length or 0) > closing:
+                raise InvalidInput("The multipart body has no readable part.")
         return {
             "method": request.method,
             "path": request.path,

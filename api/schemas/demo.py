@@ -6,7 +6,7 @@ from marshmallow import INCLUDE, RAISE, Schema, fields
 from marshmallow.validate import OneOf
 from werkzeug.exceptions import default_exceptions
 
-from api.schemas.fields import Upload
+from api.schemas.fields import QueryInteger, Upload
 
 _STR_LISTS: dict[str, Any] = {"keys": fields.String(), "values": fields.List(fields.String())}
 
@@ -36,8 +36,13 @@ class DivideQuery(Schema):
     class Meta:
         unknown = RAISE
 
-    a = fields.Float(required=True, metadata={"description": "Dividend", "example": 7})
-    b = fields.Float(required=True, metadata={"description": "Divisor; 0 gives a 400 problem", "example": 2})
+    # Integers (64-bit): every quotient is a finite double, so only b=0 is refused. The service
+    # refuses it (the demo of a domain error); "not" states it (OpenAPI 3.1 only).
+    a = QueryInteger(required=True, metadata={"description": "Dividend", "example": 7})
+    b = QueryInteger(
+        required=True,
+        metadata={"description": "Divisor; 0 gives a 400 problem", "example": 2, "not": {"const": 0}},
+    )
 
 
 class DivideOut(Schema):

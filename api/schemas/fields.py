@@ -78,11 +78,18 @@ class DelimitedList(fields.List):
         return super()._deserialize(value.split(","), attr, data, **kwargs)
 
 
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"  # unpadded url-safe base64
+
+
 class Cursor(fields.Field):
     """An opaque position in a list: the service's ``[sort, key]`` as url-safe base64 of
     compact JSON. Clients pass back what they were given; anything else is invalid."""
 
     default_error_messages = {"invalid": "Not a valid cursor."}
+
+    def __init__(self, **kwargs):
+        metadata = {"type": "string", "pattern": CURSOR_PATTERN, **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
 
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None:
@@ -91,6 +98,9 @@ class Cursor(fields.Field):
         return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
     def _deserialize(self, value, attr, data, **kwargs):
+        # b64decode skips characters outside the alphabet: check the documented form first.
+        if not isinstance(value, str) or re.fullmatch(CURSOR_PATTERN, value) is None:
+            raise self.make_error("invalid")
         try:
             decoded = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
         except (TypeError, ValueError, binascii.Error, RecursionError):

@@ -76,6 +76,15 @@ def test_echo_json_body(http):
     assert body["json"] == {"a": [1, {"b": None}]} and body["form"] == {}
 
 
+def test_echo_multipart_without_a_readable_part_is_400(http):
+    boundary = "b0undary"
+    multipart = f"multipart/form-data; boundary={boundary}"
+    garbage = f"--{boundary}\r\nno headers here--{boundary}--\r\n"
+    assert_problem(http.post("/api/v1/demo/echo", data=garbage, content_type=multipart), 400)
+    empty = http.post("/api/v1/demo/echo", data=f"--{boundary}--\r\n", content_type=multipart)
+    assert empty.status_code == 200 and empty.get_json()["form"] == {}  # no fields is a form
+
+
 def test_echo_malformed_json_is_400(http):
     response = http.post("/api/v1/demo/echo", data="{nope", content_type="application/json")
     assert "not valid JSON" in assert_problem(response, 400)["detail"]

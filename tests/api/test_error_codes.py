@@ -14,6 +14,7 @@ import pytest
 
 from api.idempotency import HEADER as IDEMPOTENCY
 from api.idempotency import request_fingerprint
+from api.openapi import FRONT_LIMITS
 from api.schemas.demo import ABORT_CODES
 from extensions import amqp
 from factory import create_app
@@ -180,7 +181,8 @@ def test_every_documented_error_is_provoked(probe, document):
     spec = keyed_spec(probe, document)
     wrong = []
     for (path, method), codes in sorted(documented(spec).items()):
-        for code in sorted(codes):
+        # gunicorn and nginx answer these before the app sees the request: tests/e2e/test_gunicorn_edges.py
+        for code in sorted(codes - FRONT_LIMITS if path != ABORT else codes):
             response = probe.provoke(path, method, code)
             if response.status_code != code or response.mimetype != "application/problem+json":
                 wrong.append(f"{method.upper()} {path}: documented {code}, got {response.status_code}")

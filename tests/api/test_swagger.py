@@ -151,6 +151,24 @@ def test_models_come_from_the_schemas(spec, spec3):
         assert "type" not in schemas[name]["properties"]["body"]  # any JSON value, not an object
 
 
+def test_every_operation_documents_the_front_limits(spec, spec3):
+    for document in (spec, spec3):
+        for path, method, op in operations(document):
+            assert {"414", "431"} <= set(op["responses"]), f"{method} {path}"
+
+
+def test_header_rules_are_patterns(spec, spec3):
+    item = spec3["paths"]["/wdtests/{wdtest_id}"]["patch"]
+    params = {p["name"]: p for p in item["parameters"]}
+    assert params["If-Match"]["schema"]["pattern"].startswith("^") and params["If-Match"]["example"]
+    assert params["Idempotency-Key"]["schema"]["pattern"] == "^[!-~]{1,255}$"
+    params2 = {p["name"]: p for p in spec["paths"]["/wdtests/{wdtest_id}"]["patch"]["parameters"]}
+    assert params2["If-Match"]["pattern"] == params["If-Match"]["schema"]["pattern"]
+    divisor = {p["name"]: p for p in spec3["paths"]["/exceptions/divide"]["get"]["parameters"]}["b"]
+    assert divisor["schema"]["not"] == {"const": 0}  # 2.0 has no "not"
+    assert "not" not in {p["name"]: p for p in spec["paths"]["/exceptions/divide"]["get"]["parameters"]}["b"]
+
+
 def test_echo_documents_its_form_and_file(spec, spec3):
     op = spec["paths"]["/demo/echo"]["post"]
     params = {p["name"]: p for p in op["parameters"]}

@@ -115,10 +115,13 @@ def spec_hash(spec: dict, *extra: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def generated(kind: str, spec: dict, tool: str, generate, cache: Path = CACHE) -> Path:
-    """The client ``generate(spec_file, out_dir)`` makes from ``spec``, cached by the spec's hash
-    (the tool versions are pinned): generation starts a JVM or Node, later runs reuse it."""
-    out = cache / f"{tool}-{kind}-{spec_hash(spec)}"
+def generated(
+    kind: str, spec: dict, tool: str, generate, cache: Path = CACHE, *, options: tuple[str, ...] = ()
+) -> Path:
+    """The client ``generate(spec_file, out_dir)`` makes from ``spec``, cached by the hash of the
+    spec and the generator's ``options`` (the tool versions are pinned): generation starts a JVM
+    or Node, later runs reuse it."""
+    out = cache / f"{tool}-{kind}-{spec_hash(spec, *options)}"
     if not (out / ".complete").exists():
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir(parents=True)
