@@ -29,6 +29,9 @@ backlog = _settings["GUNICORN_BACKLOG"]
 # "Which worker class and counts"); gunicorn's 2 * cores + 1 only adds memory and an uneven split.
 workers = _settings["WEB_CONCURRENCY"] or multiprocessing.cpu_count()
 worker_class = _settings["GUNICORN_WORKER_CLASS"]
+if worker_class == "gthread":
+    # gthread, with /healthz on a thread of its own (settings/workers.py).
+    worker_class = "settings.workers.ThreadWorker"
 threads = _settings["GUNICORN_THREADS"]
 if not _settings["DB_CONNECTION_SLOTS"] and threads > 1:
     # One thread per worker never waits for the database: /healthz answers during a partition.
