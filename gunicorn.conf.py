@@ -4,6 +4,7 @@
 maps every setting to the tutorial's list of gunicorn options.
 """
 
+import ctypes
 import json
 import mmap
 import multiprocessing
@@ -11,6 +12,9 @@ import os
 import select
 import shutil
 import signal
+import socket
+import struct
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -101,11 +105,13 @@ logconfig_dict = {
 
 # Rolling restarts. SIGTERM to the arbiter first drains: every worker answers /readyz
 # with 503 and closes each connection after its response, so the proxy's pooled
-# connections go away cleanly (nginx closes idle ones after 4 s, before gunicorn would);
-# after drain_delay gunicorn stops as usual: in-flight requests finish. A worker told to
-# stop closes its listening sockets at once (accepting what the kernel already queued),
-# so new connections are refused - which nginx retries on another instance, even a POST
-# - rather than queued and reset once the worker is gone.
+# connections go away cleanly (nginx closes idle ones after 4 s, before gunicorn would).
+# Then the listeners stop completing new handshakes (a socket filter drops SYNs; nginx's
+# connect fails and it sends the request to another instance: it was never sent here)
+# while the handshakes already under way complete and are accepted. Only then does gunicorn
+# stop as usual: in-flight requests finish, and each worker accepts what the kernel still
+# queues and closes its listeners. Closing a listener that still completes handshakes would
+# reset connections on which the proxy may already have sent a request (a 502 for a POST).
 
 
 def when_ready(server):
@@ -117,9 +123,42 @@ def when_ready(server):
             server.wdapi_draining[0] = 1
             server.log.info("SIGTERM: draining for %.1f s before stopping", drain_delay)
             time.sleep(drain_delay)
+            if any(_drop_syns(listener) for listener in server.LISTENERS):
+                time.sleep(HANDSHAKE_SETTLE)
         stop()
 
     server.handle_term = handle_term
+
+
+# Handshakes answered before the filter complete within a round trip (well under this).
+HANDSHAKE_SETTLE = 0.2
+# Classic BPF on a TCP socket sees the TCP header at offset 0; byte 13 holds the flags.
+# A SYN without ACK (a new connection) is dropped, every other segment passes.
+_SYN_FILTER = (
+    (0x30, 0, 0, 13),  # ldb [13]
+    (0x54, 0, 0, 0x12),  # and #(SYN|ACK)
+    (0x15, 0, 1, 0x02),  # jeq #SYN, drop, pass
+    (0x06, 0, 0, 0),  # drop: ret #0
+    (0x06, 0, 0, 0xFFFFFFFF),  # pass: ret #-1
+)
+
+
+SO_ATTACH_FILTER = 26  # Linux; the socket module does not name it
+
+
+def _drop_syns(listener) -> bool:
+    """Attach the SYN filter to a TCP listener (Linux); False where that cannot be done."""
+    sock = getattr(listener, "sock", listener)
+    if sock.family not in (socket.AF_INET, socket.AF_INET6) or not sys.platform.startswith("linux"):
+        return False
+    code = b"".join(struct.pack("HBBI", *insn) for insn in _SYN_FILTER)
+    program = ctypes.create_string_buffer(code)
+    fprog = struct.pack("HP", len(_SYN_FILTER), ctypes.addressof(program))
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+    except OSError:
+        return False
+    return True
 
 
 def post_fork(server, worker):

@@ -8,6 +8,8 @@ bodiless ``GET``/``HEAD /healthz`` goes to a one-thread pool that nothing else u
 is answered (by the app, like any request) while the worker's loop is alive, whatever the
 other threads wait for. A connection that has sent nothing yet waits on the loop's poller
 (gthread's own "pending" list) instead of in a thread, so its request is peeked at too.
+
+At stop, idle kept-alive connections keep their timeout (``_cap_keepalive``).
 """
 
 from __future__ import annotations
@@ -66,6 +68,12 @@ class ThreadWorker(gthread.ThreadWorker):
             return None
         except OSError:
             return b""  # reset or closed: the ordinary pool reads the error and closes
+
+    def _cap_keepalive(self, deadline):
+        """Not at stop: an idle kept-alive connection stays open for its GUNICORN_KEEPALIVE
+        (5 s), not gthread's 2 s linger. A proxy closes an idle upstream connection after its
+        own, shorter timeout (nginx: 4 s); a server that closes one first can cut a request
+        the proxy is sending on it, and nginx never resends a POST or PATCH it sent."""
 
     def handle_quit(self, sig, frame):
         self.health_pool.shutdown(wait=False)
