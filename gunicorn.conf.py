@@ -48,7 +48,8 @@ timeout = _settings["GUNICORN_TIMEOUT"]
 graceful_timeout = _settings["GUNICORN_GRACEFUL_TIMEOUT"]
 keepalive = _settings["GUNICORN_KEEPALIVE"]
 # SIGTERM first drains for this long (see when_ready); behind nginx it must exceed the
-# upstream keepalive_timeout of deploy/nginx (4 s). 0: stop at once.
+# upstream keepalive_timeout (4 s) and each server's fail_timeout (3 s) of deploy/nginx.
+# 0: stop at once.
 drain_delay = _settings["GUNICORN_DRAIN_DELAY"]
 limit_request_line = _settings["GUNICORN_LIMIT_REQUEST_LINE"]
 limit_request_fields = _settings["GUNICORN_LIMIT_REQUEST_FIELDS"]
