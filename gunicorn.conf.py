@@ -38,7 +38,8 @@ if worker_class == "gthread":
     worker_class = "settings.workers.ThreadWorker"
 threads = _settings["GUNICORN_THREADS"]
 if not _settings["DB_CONNECTION_SLOTS"] and threads > 1:
-    # One thread per worker never waits for the database: /healthz answers during a partition.
+    # One thread per worker never waits for the database: requests that need none (Redis
+    # keys, queues, /readyz) answer during a partition. /healthz has a thread of its own.
     os.environ["DB_CONNECTION_SLOTS"] = str(threads - 1)
 # Recycle workers now and then (0 = never); the jitter keeps them from restarting together.
 max_requests = _settings["GUNICORN_MAX_REQUESTS"]

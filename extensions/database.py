@@ -5,7 +5,8 @@ per-process circuit breaker, and the mapping of connection failures onto the dom
 The breaker (``Breaker``) is small and ours rather than pybreaker's: besides counting
 consecutive connection failures it bounds how many threads may hold a connection at once
 (``GUNICORN_THREADS - 1``), so a black-holed database can never take the last thread of a
-worker and ``/healthz`` keeps answering; pybreaker wraps single calls and has no such slot.
+worker and requests that need no database keep answering; pybreaker wraps single calls and
+has no such slot.
 """
 
 from __future__ import annotations
