@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+import click
 from flask import Flask
 
 from api import init_api
@@ -20,7 +21,7 @@ from api.ratelimit import init_rate_limits
 from api.responses import RESTX_JSON, JSONProvider, JSONResponse
 from api.sessions import disable_sessions
 from commands import register_commands
-from extensions import amqp, db, migrate, redis_store
+from extensions import amqp, db, redis_store
 from settings import load_config
 from settings.logs import configure_logging
 
@@ -64,6 +65,15 @@ def register_extensions(app: Flask) -> None:
     # the lines reach the app's handlers once, with the request id.
     logging.getLogger("sqlalchemy.engine.Engine").addHandler(logging.NullHandler())
     db.init_app(app)
-    migrate.init_app(app, db)
+    if click.get_current_context(silent=True) is not None:
+        init_migrations(app)  # built by the flask command: `flask db ...` may run
     redis_store.init_app(app)
     amqp.init_app(app)
+
+
+def init_migrations(app: Flask) -> None:
+    """Flask-Migrate's ``flask db`` commands for ``app``. Only the CLI needs them: Alembic
+    and Mako are 10 MiB that no gunicorn worker should carry (bench/README.md, memory)."""
+    from flask_migrate import Migrate
+
+    Migrate(app, db)

@@ -36,13 +36,23 @@ def valid_api_key(supplied: str) -> bool:
     return matched
 
 
+def request_api_key() -> str | None:
+    """The request's API key if it is a valid one; checked once per request (the rate
+    limiter asks first, then auth)."""
+    if "api_key_checked" not in g:
+        supplied = request.headers.get(API_KEY_HEADER)
+        g.api_key_checked = supplied if supplied and valid_api_key(supplied) else None
+    return g.api_key_checked
+
+
 def require_api_key():
     if not needs_api_key():
         return None
-    supplied = request.headers.get(API_KEY_HEADER)
-    if supplied and valid_api_key(supplied):
-        g.api_key = supplied  # the caller, for what is kept per caller (Idempotency-Key)
+    key = request_api_key()
+    if key is not None:
+        g.api_key = key  # the caller, for what is kept per caller (Idempotency-Key)
         return None
+    supplied = request.headers.get(API_KEY_HEADER)
     detail = f"Send a valid API key in the {API_KEY_HEADER} header."
     if supplied:
         detail = f"The {API_KEY_HEADER} header does not hold a valid API key."

@@ -4,6 +4,7 @@ no rate limit (``api.ratelimit`` limits /api/v1 only)."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from flask import Blueprint, Flask, Response, g, request
 from sqlalchemy.exc import SQLAlchemyError
@@ -39,16 +40,38 @@ def _start() -> None:
     g.metrics_started = time.perf_counter()
 
 
+# Each (endpoint, method, status) child, looked up once: ``labels()`` validates and locks
+# on every call (it was most of the metrics' cost per request).
+_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+# The gauges' last values in this process: a multiprocess gauge write is a file write.
+_last: dict[str, float] = {}
+
+
+def _child(endpoint: str, method: str, status: int):
+    key = (endpoint, method, status)
+    child = _children.get(key)
+    if child is None:
+        labels = (endpoint, method, str(status))
+        child = _children[key] = (metrics.REQUESTS.labels(*labels), metrics.LATENCY.labels(*labels))
+    return child
+
+
+def _set(gauge, name: str, value: float) -> None:
+    if _last.get(name) != value:
+        _last[name] = value
+        gauge.set(value)
+
+
 def _observe(response):
     started = g.get("metrics_started")
-    labels = (request.endpoint or "unmatched", request.method, str(response.status_code))
-    metrics.REQUESTS.labels(*labels).inc()
+    requests, latency = _child(request.endpoint or "unmatched", request.method, response.status_code)
+    requests.inc()
     if started is not None:
-        metrics.LATENCY.labels(*labels).observe(time.perf_counter() - started)
+        latency.observe(time.perf_counter() - started)
     pool = db.engine.pool
     if hasattr(pool, "checkedout"):  # QueuePool; SQLite's in-memory pools keep no count
-        metrics.DB_POOL_IN_USE.set(pool.checkedout())
+        _set(metrics.DB_POOL_IN_USE, "pool", pool.checkedout())
     breaker = db.breaker
     if breaker is not None:
-        metrics.DB_BREAKER.set(STATE_CODES[breaker.state])
+        _set(metrics.DB_BREAKER, "breaker", STATE_CODES[breaker.state])
     return response

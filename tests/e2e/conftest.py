@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from extensions import db
-from factory import create_app
+from factory import create_app, init_migrations
 from tests.helpers.gunicorn import Gunicorn
 from tests.helpers.live_server import API_KEY, LiveServer, RabbitVhost
 from tests.helpers.nginx import nginx_binary
@@ -38,6 +38,7 @@ def nginx_installed():
 
 def _migrate(url: str) -> None:
     app = create_app({"ENV_NAME": "test", "SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_ECHO": False})
+    init_migrations(app)
     with app.app_context():
         upgrade()
         db.engine.dispose()

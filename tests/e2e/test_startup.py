@@ -37,3 +37,19 @@ def test_production_with_debug_from_env_exits_non_zero():
         timeout=60,
     )
     assert result.returncode != 0 and "DEBUG" in result.stderr
+
+
+def _run(*command: str) -> subprocess.CompletedProcess:
+    env = clean_env(DATABASE_URL="sqlite://")
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_a_served_app_loads_no_migration_tooling_but_the_flask_command_does():
+    # Alembic and Mako are 10 MiB per gunicorn worker; only `flask db ...` needs them.
+    check = "import sys; print(sorted(m for m in ('alembic', 'flask_migrate', 'mako') if m in sys.modules))"
+    served = _run(sys.executable, "-c", f"import run; {check}")
+    assert served.returncode == 0, served.stderr
+    assert served.stdout.strip() == "[]"
+    commands = _run(str(Path(sys.executable).with_name("flask")), "--app", "run", "db", "heads")
+    assert commands.returncode == 0, commands.stderr
+    assert "(head)" in commands.stdout  # needs the extension: app.extensions["migrate"]

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, delete, text
 from sqlalchemy.engine import make_url
 
 from extensions import db
-from factory import create_app
+from factory import create_app, init_migrations
 from tests.helpers.redis_support import redis_config
 from tests.helpers.require import require_port
 
@@ -35,6 +35,7 @@ def config_for(url: str, **extra) -> dict:
 def migrate(url: str) -> None:
     """Run every Alembic migration on the database at ``url``."""
     app = create_app(config_for(url))
+    init_migrations(app)
     with app.app_context():
         upgrade()
         db.engine.dispose()
@@ -78,6 +79,7 @@ def empty_database(app: Flask) -> None:
 def fresh_app(url: str, **config) -> Iterator[Flask]:
     """A fresh app on ``url``; its rows are deleted afterwards, also when the test failed."""
     app = create_app(config_for(url, **config))
+    init_migrations(app)  # as the flask command does: tests migrate, up and down
     try:
         yield app
     finally:
