@@ -4,6 +4,7 @@
 maps every setting to the tutorial's list of gunicorn options.
 """
 
+import ctypes
 import json
 import mmap
 import multiprocessing
@@ -11,6 +12,9 @@ import os
 import select
 import shutil
 import signal
+import socket
+import struct
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -29,9 +33,13 @@ backlog = _settings["GUNICORN_BACKLOG"]
 # "Which worker class and counts"); gunicorn's 2 * cores + 1 only adds memory and an uneven split.
 workers = _settings["WEB_CONCURRENCY"] or multiprocessing.cpu_count()
 worker_class = _settings["GUNICORN_WORKER_CLASS"]
+if worker_class == "gthread":
+    # gthread, with /healthz on a thread of its own (settings/workers.py).
+    worker_class = "settings.workers.ThreadWorker"
 threads = _settings["GUNICORN_THREADS"]
 if not _settings["DB_CONNECTION_SLOTS"] and threads > 1:
-    # One thread per worker never waits for the database: /healthz answers during a partition.
+    # One thread per worker never waits for the database: requests that need none (Redis
+    # keys, queues, /readyz) answer during a partition. /healthz has a thread of its own.
     os.environ["DB_CONNECTION_SLOTS"] = str(threads - 1)
 # Recycle workers now and then (0 = never); the jitter keeps them from restarting together.
 max_requests = _settings["GUNICORN_MAX_REQUESTS"]
@@ -41,7 +49,8 @@ timeout = _settings["GUNICORN_TIMEOUT"]
 graceful_timeout = _settings["GUNICORN_GRACEFUL_TIMEOUT"]
 keepalive = _settings["GUNICORN_KEEPALIVE"]
 # SIGTERM first drains for this long (see when_ready); behind nginx it must exceed the
-# upstream keepalive_timeout of deploy/nginx (4 s). 0: stop at once.
+# upstream keepalive_timeout (4 s) and each server's fail_timeout (3 s) of deploy/nginx.
+# 0: stop at once.
 drain_delay = _settings["GUNICORN_DRAIN_DELAY"]
 limit_request_line = _settings["GUNICORN_LIMIT_REQUEST_LINE"]
 limit_request_fields = _settings["GUNICORN_LIMIT_REQUEST_FIELDS"]
@@ -98,11 +107,13 @@ logconfig_dict = {
 
 # Rolling restarts. SIGTERM to the arbiter first drains: every worker answers /readyz
 # with 503 and closes each connection after its response, so the proxy's pooled
-# connections go away cleanly (nginx closes idle ones after 4 s, before gunicorn would);
-# after drain_delay gunicorn stops as usual: in-flight requests finish. A worker told to
-# stop closes its listening sockets at once (accepting what the kernel already queued),
-# so new connections are refused - which nginx retries on another instance, even a POST
-# - rather than queued and reset once the worker is gone.
+# connections go away cleanly (nginx closes idle ones after 4 s, before gunicorn would).
+# Then the listeners stop completing new handshakes (a socket filter drops SYNs; nginx's
+# connect fails and it sends the request to another instance: it was never sent here)
+# while the handshakes already under way complete and are accepted. Only then does gunicorn
+# stop as usual: in-flight requests finish, and each worker accepts what the kernel still
+# queues and closes its listeners. Closing a listener that still completes handshakes would
+# reset connections on which the proxy may already have sent a request (a 502 for a POST).
 
 
 def when_ready(server):
@@ -114,9 +125,42 @@ def when_ready(server):
             server.wdapi_draining[0] = 1
             server.log.info("SIGTERM: draining for %.1f s before stopping", drain_delay)
             time.sleep(drain_delay)
+            if any(_drop_syns(listener) for listener in server.LISTENERS):
+                time.sleep(HANDSHAKE_SETTLE)
         stop()
 
     server.handle_term = handle_term
+
+
+# Handshakes answered before the filter complete within a round trip (well under this).
+HANDSHAKE_SETTLE = 0.2
+# Classic BPF on a TCP socket sees the TCP header at offset 0; byte 13 holds the flags.
+# A SYN without ACK (a new connection) is dropped, every other segment passes.
+_SYN_FILTER = (
+    (0x30, 0, 0, 13),  # ldb [13]
+    (0x54, 0, 0, 0x12),  # and #(SYN|ACK)
+    (0x15, 0, 1, 0x02),  # jeq #SYN, drop, pass
+    (0x06, 0, 0, 0),  # drop: ret #0
+    (0x06, 0, 0, 0xFFFFFFFF),  # pass: ret #-1
+)
+
+
+SO_ATTACH_FILTER = 26  # Linux; the socket module does not name it
+
+
+def _drop_syns(listener) -> bool:
+    """Attach the SYN filter to a TCP listener (Linux); False where that cannot be done."""
+    sock = getattr(listener, "sock", listener)
+    if sock.family not in (socket.AF_INET, socket.AF_INET6) or not sys.platform.startswith("linux"):
+        return False
+    code = b"".join(struct.pack("HBBI", *insn) for insn in _SYN_FILTER)
+    program = ctypes.create_string_buffer(code)
+    fprog = struct.pack("HP", len(_SYN_FILTER), ctypes.addressof(program))
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+    except OSError:
+        return False
+    return True
 
 
 def post_fork(server, worker):

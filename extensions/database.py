@@ -5,7 +5,8 @@ per-process circuit breaker, and the mapping of connection failures onto the dom
 The breaker (``Breaker``) is small and ours rather than pybreaker's: besides counting
 consecutive connection failures it bounds how many threads may hold a connection at once
 (``GUNICORN_THREADS - 1``), so a black-holed database can never take the last thread of a
-worker and ``/healthz`` keeps answering; pybreaker wraps single calls and has no such slot.
+worker and requests that need no database keep answering; pybreaker wraps single calls and
+has no such slot.
 """
 
 from __future__ import annotations
@@ -62,14 +63,23 @@ class Breaker:
     them all held waits (up to ``pool_timeout``, as for a pooled connection) while the
     database is well: a busy database never gets a 503 from the slots. It gives up at once
     when the database is known to be failing: the breaker opens, or a checkout has been
-    stuck for ``fail_fast`` seconds, or for STUCK_CHECKOUT since a failure was seen."""
+    stuck for ``stuck_after`` seconds (past its own ping and connect timeouts: hung), or for
+    STUCK_CHECKOUT since a failure was seen."""
 
     def __init__(
-        self, *, threshold: int, reset_after: float, fail_fast: float, slots: int | None, pool_timeout: float
+        self,
+        *,
+        threshold: int,
+        reset_after: float,
+        fail_fast: float,
+        slots: int | None,
+        pool_timeout: float,
+        stuck_after: float | None = None,
     ):
         self.threshold = threshold
         self.reset_after = reset_after
         self.fail_fast = fail_fast
+        self.stuck_after = fail_fast if stuck_after is None else stuck_after
         self.slots = slots
         self.pool_timeout = pool_timeout
         self.state = CLOSED
@@ -99,7 +109,7 @@ class Breaker:
         if oldest is None:
             return None
         stuck_for = time.monotonic() - oldest
-        if stuck_for > self.fail_fast or (self.suspect and stuck_for > STUCK_CHECKOUT):
+        if stuck_for > self.stuck_after or (self.suspect and stuck_for > STUCK_CHECKOUT):
             return f"failing: a checkout stuck for {stuck_for:.2f} s"
         return None
 
@@ -299,6 +309,9 @@ class Database(SQLAlchemy):
                 threshold=config["DB_BREAKER_THRESHOLD"],
                 reset_after=config["DB_BREAKER_RESET"],
                 fail_fast=config["DB_FAIL_FAST"],
+                # A well checkout may ping (DB_FAIL_FAST) and reconnect (DB_CONNECT_TIMEOUT), and
+                # take that long on a starved machine (seen: 1.05 s in a worker just booted).
+                stuck_after=config["DB_FAIL_FAST"] + config["DB_CONNECT_TIMEOUT"],
                 slots=config["DB_CONNECTION_SLOTS"] or None,
                 pool_timeout=config["DB_POOL_TIMEOUT"],
             )

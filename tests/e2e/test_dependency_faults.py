@@ -10,6 +10,7 @@ a restart.
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from tests.helpers.faultproxy import BLACKHOLE, FORWARD, REFUSE, FaultProxy
 from tests.helpers.gunicorn import Instance as Gunicorn
 from tests.helpers.gunicorn import production_env, start_relay, stop_process
 from tests.helpers.loadgen import Load, missing_writes, request, wait_for, write_plan
+from tests.helpers.probe import probe
 from tests.helpers.rabbit import unique
 from tests.helpers.redis_support import TEST_REDIS_URL, redis_test_prefix
 
@@ -28,14 +30,12 @@ BOUND = 6.0  # seconds no request may take, whatever is down (generous: the mach
 # Once the breaker has seen the first timeouts: DB_FAIL_FAST (1 s), with room for a busy machine.
 FAIL_FAST_BOUND = 1.5
 SETTLE = 4.0  # seconds after the fault starts: the first timeouts are seen, the breaker is open
-# /healthz (the aim is 100 ms; generous for a shared 2-core machine). At the fault's start a
-# worker's last thread may wait for a connection slot until the database is known to be
-# failing: a pre-ping times out (DB_FAIL_FAST, 1 s) or an in-flight query does
-# (DB_READ_TIMEOUT, 3 s); the slots never refuse a database not yet known to be failing.
-# So at most one slow probe per worker (2), and none near the 5 s of a liveness probe.
-HEALTHZ_BOUND = 0.5
-HEALTHZ_SLOW_PROBES = 2
-HEALTHZ_MAX_BOUND = 4.5
+# /healthz: the 100 ms. Its own thread per worker (settings/workers.py) answers it
+# whatever the database threads wait for. The prober is a process of its own, but shares the
+# 2 cores with the workers, 16 load threads and the fault proxy (and, on the development
+# machine, other people's runs): the 100 ms bounds the p99, and a lone probe may take 250 ms.
+HEALTHZ_P99 = 0.1
+HEALTHZ_MAX = 0.25
 
 
 @dataclass
@@ -123,20 +123,16 @@ def test_a_dependency_fault_under_load(rig, dependency, mode, fault_seconds, mys
     assert wait_for(all_events, 90), f"{len(created - seen)} created records have no event"
 
 
-@pytest.mark.long_fault
 def test_healthz_answers_while_a_black_holed_database_holds_the_threads(rig, fault_seconds, figures):
     # More clients than the 8 threads (2 workers x 4), all on the database.
     load = Load(rig.app.port, write_plan(f"hz-{uuid.uuid4().hex[:6]}"), threads=16).start()
     time.sleep(1)
     rig.proxies["mariadb"].mode = BLACKHOLE
     fault_started = time.monotonic()
-    probes = []
-    while time.monotonic() - fault_started < max(fault_seconds, SETTLE + 4):
-        started = time.monotonic()
-        status, _, _ = request(rig.app.port, "GET", "/healthz", timeout=5)
-        probes.append((status, time.monotonic() - started))
-        time.sleep(0.05)
+    probes = probe(rig.app.port, max(fault_seconds, SETTLE + 4))
     ready_status, _, ready_body = request(rig.app.port, "GET", "/readyz", timeout=5)
+    # The worst breaker over the workers (one may have had no database request to fail).
+    _, _, metrics = request(rig.app.port, "GET", "/metrics", timeout=5)
     rig.proxies["mariadb"].mode = FORWARD
     back = time.monotonic()
     assert wait_for(
@@ -147,7 +143,6 @@ def test_healthz_answers_while_a_black_holed_database_holds_the_threads(rig, fau
     settled = [o for o in load.outcomes if fault_started + SETTLE <= o.started < back - FAIL_FAST_BOUND]
     latencies = sorted(seconds for _, seconds in probes)
     p99 = latencies[int((len(latencies) - 1) * 0.99)]
-    slow = [seconds for seconds in latencies if seconds >= HEALTHZ_BOUND]
     figures.add(
         "mariadb blackhole, /healthz under 16 clients",
         f"/healthz max {latencies[-1] * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms,"
@@ -156,9 +151,10 @@ def test_healthz_answers_while_a_black_holed_database_holds_the_threads(rig, fau
         f" worst {max((o.seconds for o in settled), default=0):.2f} s; recovered in {recovered:.2f} s",
     )
     assert all(status == 200 for status, _ in probes), probes
-    assert len(slow) <= HEALTHZ_SLOW_PROBES and latencies[-1] < HEALTHZ_MAX_BOUND, latencies[-5:]
-    assert ready_status == 503, ready_body
-    assert json.loads(ready_body)["database_circuit"] in ("open", "half-open"), ready_body
+    assert p99 < HEALTHZ_P99 and latencies[-1] < HEALTHZ_MAX, latencies[-5:]
+    assert ready_status == 503 and json.loads(ready_body)["database"] == "down", ready_body
+    breaker = re.search(rb"^wdapi_db_breaker_state (\S+)$", metrics, re.MULTILINE)
+    assert breaker and float(breaker.group(1)) >= 1, metrics  # half-open or open
     assert settled and all(o.status == 503 and o.seconds < FAIL_FAST_BOUND for o in settled), [
         (o.status, round(o.seconds, 2)) for o in settled if o.status != 503 or o.seconds >= FAIL_FAST_BOUND
     ][:10]

@@ -37,6 +37,26 @@ def test_access_and_error_logs_share_the_app_format(server):
     assert re.search(r"INFO gunicorn\.error \[-\] \S+:\d+ Booting worker with pid", out), out
 
 
+def test_healthz_answers_while_every_thread_is_busy(server):
+    # 16 requests of 2 s for 2 workers x 4 threads: every thread busy, 8 more queued.
+    busy = [threading.Thread(target=get, args=(server.port, "/api/v1/test/slow?s=2")) for _ in range(16)]
+    for t in busy:
+        t.start()
+    time.sleep(0.5)
+    took = []
+    for _ in range(10):
+        started = time.monotonic()
+        status, _, _ = get(server.port, "/healthz", timeout=5)
+        took.append(time.monotonic() - started)
+        assert status == 200
+    still_busy = sum(t.is_alive() for t in busy)
+    for t in busy:
+        t.join(timeout=30)
+    assert still_busy == len(busy), "the slow requests ended before the probes: nothing measured"
+    # gthread's one queue would make each probe wait for a slow request (2 s and more).
+    assert max(took) < 0.25, took
+
+
 def test_sighup_reloads_workers_without_dropping_requests(server):
     port = server.port
     results, errors, stop = [], [], threading.Event()

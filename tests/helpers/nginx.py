@@ -19,6 +19,8 @@ from tests.helpers.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy" / "nginx"
+# As README "Running in production" renders each upstream server.
+SERVER_PARAMETERS = "max_fails=1 fail_timeout=3s"
 
 
 def nginx_binary() -> str | None:
@@ -34,7 +36,9 @@ def render(prefix: Path, *, listen: int, upstreams: list[int]) -> Path:
     (prefix / "temp").mkdir(exist_ok=True)
     values = {
         "WDAPI_LISTEN": f"127.0.0.1:{listen}",
-        "WDAPI_UPSTREAM_SERVERS": " ".join(f"server 127.0.0.1:{port};" for port in upstreams),
+        "WDAPI_UPSTREAM_SERVERS": " ".join(
+            f"server 127.0.0.1:{port} {SERVER_PARAMETERS};" for port in upstreams
+        ),
     }
     site = Template((DEPLOY / "wdapi.conf").read_text()).safe_substitute(values)
     (conf / "wdapi.conf").write_text(site)
