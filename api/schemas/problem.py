@@ -17,8 +17,13 @@ class Problem(Schema):
     detail = fields.String(
         required=True, metadata={"description": "What went wrong, for a human", "example": "No record 'x'."}
     )
+    # Optional (RFC 9457): gunicorn's and nginx's own answers (414, 431, 502...) come before
+    # any path is known; every answer of the app carries it.
     instance = fields.String(
-        required=True, metadata={"description": "The request path", "example": "/api/v1/wdtests/x"}
+        metadata={
+            "description": "The request path; absent when gunicorn or the proxy answered first",
+            "example": "/api/v1/wdtests/x",
+        }
     )
     errors = fields.Dict(
         keys=fields.String(),
