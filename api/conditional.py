@@ -68,8 +68,10 @@ def _expected_revisions() -> list[str] | None:
 
 
 # RFC 9110 §13.1.1: "*" or a comma list of entity tags (visible ASCII inside the quotes); as
-# werkzeug, a tag without its quotes is taken too (then it simply matches no revision).
-ENTITY_TAG = r'(W/)?("[!#-~]*"|[!#-+\--~]+)'
+# werkzeug, a tag without its quotes is taken too (then it simply matches no revision). A bare
+# tag holds no "/", so "W/x" parses one way only: with it, a long list of them that fails at
+# its end backtracked exponentially (a 60-byte header took seconds).
+ENTITY_TAG = r'(W/)?("[!#-~]*"|[!#-+\-.0-~]+)'
 IF_MATCH_PATTERN = rf"^{ENTITY_TAG}([ \t]*,[ \t]*{ENTITY_TAG})*$"
 
 if_match = header(

@@ -1,5 +1,7 @@
 """ETag, If-None-Match, If-Match, REQUIRE_IF_MATCH and Idempotency-Key through the HTTP API."""
 
+import threading
+
 import pytest
 
 from extensions import db
@@ -78,6 +80,20 @@ def test_if_match_that_is_no_entity_tag_list_is_400(client, created, value):
     response = client.delete(f"{URL}/e", headers={"If-Match": value})
     assert_problem(response, 400, "If-Match")
     assert client.get(f"{URL}/e").status_code == 200
+
+
+def test_if_match_pattern_rejects_a_long_ambiguous_list_at_once(client, created):
+    # "W/x" once parsed two ways (a weak tag, or a bare tag "W/x"): 40 of them before a bad
+    # end meant 2**40 tries. The check runs on a thread so a regression fails, not hangs.
+    answer = []
+    worker = threading.Thread(
+        target=lambda: answer.append(client.delete(f"{URL}/e", headers={"If-Match": "W/a," * 40 + '"'})),
+        daemon=True,
+    )
+    worker.start()
+    worker.join(10)
+    assert answer, "the If-Match pattern backtracks without end"
+    assert_problem(answer[0], 400, "If-Match")
 
 
 def test_if_match_bare_tag_is_taken_and_matches_nothing(client, created):
