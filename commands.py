@@ -13,9 +13,9 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
+from core.errors import DomainError
 from extensions import amqp, db, metrics
 from services import outbox
-from services.errors import DomainError
 
 log = logging.getLogger(__name__)
 

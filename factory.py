@@ -9,17 +9,17 @@ import click
 from flask import Flask
 
 from api import init_api
-from api.auth import register_auth
-from api.converters import register_converters
-from api.errors import register_error_handlers
-from api.health import register_health
-from api.hooks import register_request_hooks
-from api.metrics import register_metrics
-from api.middleware import init_cors, init_proxy_fix
-from api.parsing import APIRequest
-from api.ratelimit import init_rate_limits
-from api.responses import RESTX_JSON, JSONProvider, JSONResponse
-from api.sessions import disable_sessions
+from api.contract.converters import register_converters
+from api.contract.errors import register_error_handlers
+from api.contract.parsing import APIRequest
+from api.contract.responses import RESTX_JSON, JSONProvider, JSONResponse
+from api.pipeline.auth import register_auth
+from api.pipeline.hooks import register_request_hooks
+from api.pipeline.metrics import register_metrics
+from api.pipeline.middleware import init_cors, init_proxy_fix
+from api.pipeline.ratelimit import init_rate_limits
+from api.pipeline.sessions import disable_sessions
+from api.resources.health import register_health
 from commands import register_commands
 from extensions import amqp, db, redis_store
 from settings import load_config

@@ -3,16 +3,15 @@
 from flask import Flask, current_app
 from flask_restx import Api
 
-from api.demo import demo_ns, exceptions_ns
-from api.docs import bp as docs_bp
-from api.keyvalue import ns as keyvalue_ns
-from api.openapi import OPENAPI_3, SWAGGER_2, build
-from api.rabbitmq import ns as rabbitmq_ns
-from api.wdtests import ns as wdtests_ns
+from api.contract.docs import bp as docs_bp
+from api.contract.openapi import OPENAPI_3, SWAGGER_2, build
+from api.resources.demo import demo_ns, exceptions_ns
+from api.resources.keyvalue import ns as keyvalue_ns
+from api.resources.rabbitmq import ns as rabbitmq_ns
+from api.resources.wdtests import ns as wdtests_ns
+from core.paths import API_PREFIX, OPENAPI_PATH
 
 NAMESPACES = (wdtests_ns, exceptions_ns, demo_ns, keyvalue_ns, rabbitmq_ns)
-API_PREFIX = "/api/v1"
-OPENAPI_PATH = f"{API_PREFIX}/openapi.json"  # beside Flask-RESTX's swagger.json
 
 
 class ProblemApi(Api):
@@ -41,7 +40,7 @@ def init_api(app: Flask) -> Api:
         version="1.0",
         description="Wdtest records. Every error is RFC 9457 application/problem+json.",
         prefix=API_PREFIX,
-        doc=False,  # api.docs serves Swagger UI 5, which renders OpenAPI 3.1
+        doc=False,  # api.contract.docs serves Swagger UI 5, which renders OpenAPI 3.1
     )
     api.error_handlers.clear()  # RESTX's ParseError/MaskError: no masks here
     for ns in NAMESPACES:

@@ -35,7 +35,7 @@ from pika.exceptions import (
     UnroutableError,
 )
 
-from services.errors import Conflict, DomainError, NotFound, Unavailable
+from core.errors import Conflict, DomainError, NotFound, Unavailable
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from sqlalchemy.exc import DisconnectionError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import QueuePool
 
-from services.errors import Unavailable
+from core.errors import Unavailable
 
 # What a database that cannot be reached raises: a refused or lost connection, an empty pool.
 CONNECTION_ERRORS: tuple[type[Exception], ...] = (OperationalError, DisconnectionError, PoolTimeout)

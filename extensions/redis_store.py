@@ -22,7 +22,7 @@ from redis.connection import parse_url
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from services.errors import Unavailable
+from core.errors import Unavailable
 from settings import ConfigError
 
 log = logging.getLogger(__name__)

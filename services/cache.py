@@ -33,8 +33,8 @@ from typing import Any, Protocol
 from flask import current_app
 from redis.commands.core import Script
 
+from core.errors import Unavailable
 from extensions import metrics, redis_store
-from services.errors import Unavailable
 
 EXTENSION = "wdapi.cache"
 # Generations outlive any reader (bounded by the DB read and worker timeouts) by far.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from services.errors import DomainError, InvalidInput
+from core.errors import DomainError, InvalidInput
 
 
 class DivisionByZero(InvalidInput):

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from flask import current_app
 from redis.commands.core import Script
 
+from core.errors import Conflict, InvalidInput, Unavailable, Unprocessable
 from extensions import redis_store
-from services.errors import Conflict, InvalidInput, Unavailable, Unprocessable
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ import re
 import time
 from dataclasses import dataclass
 
+from core.errors import InvalidInput, NotFound, PayloadTooLarge
 from extensions import redis_store
-from services.errors import InvalidInput, NotFound, PayloadTooLarge
 
 KEY_MAX_LENGTH = 200
 VALUE_MAX_BYTES = 64 * 1024

@@ -22,11 +22,11 @@ from pika.adapters.blocking_connection import BlockingChannel
 from sqlalchemy import CursorResult, delete, func, inspect, select, update
 from sqlalchemy.orm import Session, aliased
 
+from core.errors import DomainError
 from extensions import amqp, db
 from models import OutboxEvent
 from models.outbox import LAST_ERROR_MAX_LENGTH
 from models.types import utcnow
-from services.errors import DomainError
 
 SOURCE = "wdapi"
 

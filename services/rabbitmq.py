@@ -18,8 +18,8 @@ from typing import Any
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
 
+from core.errors import InvalidInput, NotFound
 from extensions import amqp
-from services.errors import InvalidInput, NotFound
 
 QUEUE_NAME_MAX_LENGTH = 200
 RESERVED_PREFIX = "amq."

@@ -13,10 +13,10 @@ from typing import Any, Protocol
 from sqlalchemy import Row, and_, bindparam, func, inspect, or_, select, text
 from sqlalchemy.exc import IntegrityError
 
+from core.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from extensions import db
 from models import Wdtest
 from services import cache, outbox
-from services.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 
 
 class Render(Protocol):

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import pytest
 
-from api.idempotency import HEADER as IDEMPOTENCY
-from api.idempotency import request_fingerprint
-from api.openapi import FRONT_LIMITS
+from api.contract.idempotency import HEADER as IDEMPOTENCY
+from api.contract.idempotency import request_fingerprint
+from api.contract.openapi import FRONT_LIMITS
 from api.schemas.demo import ABORT_CODES
 from extensions import amqp
 from factory import create_app

@@ -43,7 +43,7 @@ def test_request_id_reaches_log_lines(http, capsys):
     http.get("/api/v1/exceptions/crash", headers={"X-Request-ID": "trace-me-1"})
     err = capsys.readouterr().err
     line = next(line for line in err.splitlines() if "unhandled exception" in line)
-    assert "[trace-me-1]" in line and " ERROR api.errors " in line
+    assert "[trace-me-1]" in line and " ERROR api.contract.errors " in line
 
 
 def test_server_timing_header(http):

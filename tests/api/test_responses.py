@@ -11,7 +11,7 @@ from flask import Flask
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from api.responses import JSONResponse, encode_default
+from api.contract.responses import JSONResponse, encode_default
 from factory import create_app
 
 

@@ -2,8 +2,8 @@
 
 import pytest
 
+from core.errors import Conflict, InvalidInput, Unavailable, Unprocessable
 from services import idempotency
-from services.errors import Conflict, InvalidInput, Unavailable, Unprocessable
 from tests.helpers.ports import dead_port
 from tests.helpers.threads import together
 

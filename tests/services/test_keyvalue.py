@@ -2,9 +2,9 @@
 
 import pytest
 
+from core.errors import InvalidInput, NotFound, PayloadTooLarge
 from extensions import redis_store
 from services import keyvalue
-from services.errors import InvalidInput, NotFound, PayloadTooLarge
 from tests.helpers.redis_support import require_test_redis
 
 

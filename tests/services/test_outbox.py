@@ -6,10 +6,10 @@ import pytest
 from sqlalchemy import select
 
 from api.schemas.wdtests import wdtest_out
+from core.errors import Conflict, Unavailable
 from extensions import amqp, db
 from models import OutboxEvent
 from services import outbox, wdtests
-from services.errors import Conflict, Unavailable
 from tests.helpers.apps import fresh_app
 from tests.helpers.rabbit import dead_url, silent_url, unique
 from tests.helpers.relays import drain_with_relays

@@ -7,9 +7,9 @@ from contextlib import contextmanager
 import pika
 import pytest
 
+from core.errors import Conflict, InvalidInput, NotFound, Unavailable
 from extensions import amqp
 from services import rabbitmq
-from services.errors import Conflict, InvalidInput, NotFound, Unavailable
 from tests.helpers.rabbit import Proxy, dead_url, require_broker, silent_url, unique
 
 

@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
+from core.errors import NotFound
 from extensions import db, redis_store
 from services import cache, wdtests
-from services.errors import NotFound
 from tests.helpers.redis_support import require_test_redis
 
 
@@ -16,7 +16,7 @@ def render(record) -> bytes:
     return json.dumps({"id": record.id, "name": record.name, "age": record.age}).encode()
 
 
-render.version = "r1"  # the format's version, as api.rendered.JSONRenderer carries it
+render.version = "r1"  # the format's version, as api.contract.rendered.JSONRenderer carries it
 
 
 def read(wdtest_id: str):

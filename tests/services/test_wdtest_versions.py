@@ -6,10 +6,10 @@ import pytest
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import select, text
 
+from core.errors import NotFound, PreconditionFailed
 from extensions import db
 from models import OutboxEvent
 from services import wdtests
-from services.errors import NotFound, PreconditionFailed
 
 
 def rev(record) -> str:

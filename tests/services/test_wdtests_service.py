@@ -2,8 +2,8 @@
 
 import pytest
 
+from core.errors import Conflict, InvalidInput, NotFound
 from services import wdtests
-from services.errors import Conflict, InvalidInput, NotFound
 from tests.helpers.builders import PEOPLE, add_wdtests
 
 

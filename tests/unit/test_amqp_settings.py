@@ -2,8 +2,8 @@
 
 import pytest
 
+from core.errors import InvalidInput
 from extensions.amqp import amqp_url, connection_parameters
-from services.errors import InvalidInput
 from services.rabbitmq import check_name
 from settings import defaults
 

@@ -1,7 +1,7 @@
-"""The layers: api -> services -> models -> extensions -> settings, read from the imports (ast).
-
-A layer imports only layers to its right, plus the domain errors leaf (``services.errors``),
-which imports nothing of the project; no package imports itself in a cycle.
+"""The layers: api -> services -> models -> extensions -> settings -> core, read from the
+imports (ast). A layer imports only layers to its right; ``core`` (the domain errors and the
+URL paths) imports nothing of the project; no package imports itself in a cycle. Inside
+``api``, the resources use the contract and the pipeline, never the reverse.
 """
 
 import ast
@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-LAYERS = ("api", "services", "models", "extensions", "settings")
-ERRORS = "services.errors"
+LAYERS = ("api", "services", "models", "extensions", "settings", "core")
 
 
 def module_name(path: Path) -> str:
@@ -47,18 +46,23 @@ ALL = {name: deps for package in LAYERS for name, deps in modules(package).items
 def test_a_layer_imports_only_layers_to_its_right(module):
     own = LAYERS.index(layer_of(module))
     allowed = set(LAYERS[own:])
-    wrong = sorted(
-        dep
-        for dep in ALL[module]
-        if layer_of(dep) and layer_of(dep) not in allowed and not dep.startswith(ERRORS)
-    )
+    wrong = sorted(dep for dep in ALL[module] if layer_of(dep) and layer_of(dep) not in allowed)
     assert not wrong, f"{module} imports {wrong}, left of its layer"
 
 
-def test_the_domain_errors_leaf_imports_nothing_of_the_project():
-    assert not {dep for dep in ALL[ERRORS] if layer_of(dep)}
-    # Importing the leaf runs its package's __init__: that must stay free of imports too.
-    assert not {dep for dep in ALL["services"] if layer_of(dep)}
+def test_core_imports_nothing_of_the_project():
+    for name in ("core", "core.errors", "core.paths"):
+        assert not {dep for dep in ALL[name] if layer_of(dep)}, name
+
+
+@pytest.mark.parametrize("kind", ["contract", "pipeline"])
+def test_the_api_machinery_never_imports_a_resource(kind):
+    wrong = {
+        module: sorted(dep for dep in deps if dep == "api" or dep.startswith("api.resources"))
+        for module, deps in ALL.items()
+        if module.startswith(f"api.{kind}")
+    }
+    assert not {m: deps for m, deps in wrong.items() if deps}
 
 
 def test_no_import_cycles_between_modules():

@@ -5,7 +5,17 @@ from flask import Response
 from marshmallow import Schema, fields
 
 from api import NAMESPACES
-from api.operations import OPERATION_ATTR, PATH_ATTR, Dumped, body, errors, operations, path, query, returns
+from api.contract.operations import (
+    OPERATION_ATTR,
+    PATH_ATTR,
+    Dumped,
+    body,
+    errors,
+    operations,
+    path,
+    query,
+    returns,
+)
 
 
 class ThingIn(Schema):

@@ -57,9 +57,9 @@ def test_query_integers_are_ascii_digits(value):
 def test_the_cache_format_version_follows_the_output_schema():
     from marshmallow import Schema, fields
 
-    from api.rendered import JSONRenderer, schema_version
+    from api.contract.rendered import JSONRenderer, schema_version
+    from api.resources.wdtests import render_page, render_wdtest
     from api.schemas.wdtests import WdtestOut, WdtestPage
-    from api.wdtests import render_page, render_wdtest
 
     assert render_wdtest.version == schema_version(WdtestOut()) == JSONRenderer(WdtestOut()).version
     assert render_page.version == JSONRenderer(WdtestPage()).version != render_wdtest.version

@@ -12,7 +12,7 @@ from flask import Response, current_app
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
-from api.errors import http_problem
+from api.contract.errors import http_problem
 
 
 def encode_default(o):

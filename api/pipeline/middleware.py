@@ -6,7 +6,7 @@ from flask import Flask
 from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import API_PREFIX
+from core.paths import API_PREFIX
 
 CORS_EXPOSED = [
     "X-Total-Count",

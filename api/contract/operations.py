@@ -16,7 +16,7 @@ In the shape of flask-smorest's ``@blp.arguments``/``@blp.response`` and APIFlas
 ``body``/``query``; ``@returns`` dumps what the view returns with the schema declared
 for its status. Everything is recorded on the view function as an ``Operation`` in
 ``OPERATION_ATTR`` (and path parameters on the resource class in ``PATH_ATTR``);
-``api.openapi`` builds both documents from these records and the settings, so the docs and
+``api.contract.openapi`` builds both documents from these records and the settings, so the docs and
 the behaviour come from the same objects.
 """
 
@@ -30,7 +30,7 @@ from typing import Any
 from flask import Response
 from marshmallow import Schema
 
-from api.parsing import check_header, check_path, load_body, load_optional_body, load_query
+from api.contract.parsing import check_header, check_path, load_body, load_optional_body, load_query
 
 OPERATION_ATTR = "__operation__"
 PATH_ATTR = "__path_schema__"
@@ -63,7 +63,7 @@ class Success:
 
 @dataclass
 class Operation:
-    """What one view function accepts and answers; read by ``api.openapi``."""
+    """What one view function accepts and answers; read by ``api.contract.openapi``."""
 
     body: Schema | None = None
     body_required: bool = True
@@ -261,7 +261,7 @@ def around(wrap: Callable[[Callable], Callable]):
 
 def path(schema: SchemaLike):
     """Class decorator: ``schema``'s fields describe the route's path parameters, one per
-    URL variable (the URL converter does the parsing; ``api.openapi`` checks the names);
+    URL variable (the URL converter does the parsing; ``api.contract.openapi`` checks the names);
     their validators check each value (400)."""
 
     def decorate(resource):

@@ -8,8 +8,8 @@ from http import HTTPStatus
 from flask import Flask, current_app, request
 from werkzeug.exceptions import HTTPException
 
+from core.errors import DomainError
 from extensions import database
-from services.errors import DomainError
 
 log = logging.getLogger(__name__)
 

@@ -7,24 +7,20 @@ import logging
 
 from flask import Flask, current_app, g, request
 
-from api import API_PREFIX
-from api.access import API_KEY_HEADER, auth_applies
-from api.errors import problem
+from api.contract.errors import problem
+from api.pipeline.access import API_KEY_HEADER, auth_applies
+from core.paths import is_api_operation
 
 log = logging.getLogger(__name__)
 
-SPEC_PATHS = (f"{API_PREFIX}/swagger.json", f"{API_PREFIX}/openapi.json")
-
 
 def register_auth(app: Flask) -> None:
-    """Runs after the request hooks' id and path check (``api.hooks``)."""
+    """Runs after the request hooks' id and path check (``api.pipeline.hooks``)."""
     app.before_request(require_api_key)
 
 
 def needs_api_key() -> bool:
-    if not request.path.startswith(f"{API_PREFIX}/") or request.path in SPEC_PATHS:
-        return False
-    return auth_applies(current_app.config, request.method)
+    return is_api_operation(request.path) and auth_applies(current_app.config, request.method)
 
 
 def valid_api_key(supplied: str) -> bool:

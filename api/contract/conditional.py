@@ -15,7 +15,7 @@ from typing import Any
 from flask import Response, current_app, request
 from werkzeug.exceptions import PreconditionRequired
 
-from api.operations import header
+from api.contract.operations import header
 from services import wdtests
 
 ETAG_HEADER = {"ETag": {"type": "string", "description": "The representation's entity tag (RFC 9110)"}}

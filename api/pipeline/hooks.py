@@ -10,7 +10,7 @@ from urllib.parse import unquote_to_bytes
 from flask import Flask, g, request
 from werkzeug.exceptions import BadRequest, NotFound
 
-from api import API_PREFIX
+from core.paths import API_PREFIX
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # Routes an app gets without asking: Flask's /static and Flask-RESTX's root; not served.

@@ -5,9 +5,9 @@ import os
 from flask import current_app, g, request
 from flask_restx import Namespace, Resource
 
-from api.operations import errors, form, path, returns
+from api.contract.operations import errors, form, path, returns
 from api.schemas.demo import ContextOut, EchoForm, EchoOut, IndexIdOut, IndexPath, UserIdOut, UserPath
-from services.errors import InvalidInput
+from core.errors import InvalidInput
 
 ns = Namespace("demo", description="Routing, request and context demos", path="/demo")
 HIDDEN_HEADERS = {"authorization", "proxy-authorization", "cookie", "x-api-key"}

@@ -1,5 +1,5 @@
 """``/metrics`` (Prometheus text format) and the request metrics: outside /api/v1, no key,
-no rate limit (``api.ratelimit`` limits /api/v1 only)."""
+no rate limit (``api.pipeline.ratelimit`` limits /api/v1 only)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Any
 from flask import Blueprint, Flask, Response, g, request
 from sqlalchemy.exc import SQLAlchemyError
 
+from core.errors import DomainError
 from extensions import db, metrics
 from extensions.database import STATE_CODES
 from services import outbox
-from services.errors import DomainError
 
 bp = Blueprint("metrics", __name__)
 

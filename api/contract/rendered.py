@@ -9,7 +9,7 @@ from typing import Any
 from flask import Response, current_app
 from marshmallow import Schema, fields
 
-from api.responses import RESTX_JSON
+from api.contract.responses import RESTX_JSON
 
 
 def render_json(data: Any) -> bytes:

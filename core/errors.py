@@ -1,4 +1,4 @@
-"""Domain errors raised by services; ``api.errors`` maps each onto an HTTP status."""
+"""Domain errors raised by services; ``api.contract.errors`` maps each onto an HTTP status."""
 
 
 class DomainError(Exception):

@@ -6,7 +6,7 @@ from flask import url_for
 from flask_restx import Namespace, Resource
 from werkzeug.http import quote_etag
 
-from api.conditional import (
+from api.contract.conditional import (
     ETAG_HEADER,
     NOT_MODIFIED,
     body_etag,
@@ -16,10 +16,10 @@ from api.conditional import (
     page_etag,
     record_etag,
 )
-from api.idempotency import idempotent
-from api.operations import body, errors, path, query, returns
-from api.pagination import pagination_headers
-from api.rendered import JSONRenderer, json_response
+from api.contract.idempotency import idempotent
+from api.contract.operations import body, errors, path, query, returns
+from api.contract.pagination import pagination_headers
+from api.contract.rendered import JSONRenderer, json_response
 from api.schemas.wdtests import (
     WdtestCreate,
     WdtestOut,

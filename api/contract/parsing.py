@@ -9,7 +9,7 @@ from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from api.schemas.fields import DelimitedList
-from services.errors import InvalidInput
+from core.errors import InvalidInput
 
 
 class APIRequest(Request):

@@ -1,6 +1,6 @@
 """Which operations need an API key, and whether they are rate limited, under the settings:
-one rule each for the hooks (``api.auth``, ``api.ratelimit``) and for the documents'
-padlocks, 401s and 429s (``api.openapi``)."""
+one rule each for the hooks (``api.pipeline.auth``, ``api.pipeline.ratelimit``) and for the documents'
+padlocks, 401s and 429s (``api.contract.openapi``)."""
 
 from __future__ import annotations
 

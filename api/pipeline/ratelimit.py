@@ -2,7 +2,7 @@
 
 The caller is its API key when it sends a valid one, else its address (``request.remote_addr``,
 already corrected by ProxyFix for ``TRUSTED_PROXIES``). Health, docs, both documents and
-/metrics are outside the limits. A breach is a 429 problem+json (``api.errors``) with
+/metrics are outside the limits. A breach is a 429 problem+json (``api.contract.errors``) with
 ``Retry-After`` and ``RateLimit-Limit``/``-Remaining``/``-Reset``.
 When Redis fails, counting falls back to this process's memory (one warning per outage) and
 the storage is probed again now and then: requests keep passing.
@@ -22,9 +22,9 @@ from flask_limiter import Limiter
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from api import API_PREFIX
-from api.access import rate_limit_applies
-from api.auth import SPEC_PATHS, request_api_key
+from api.pipeline.access import rate_limit_applies
+from api.pipeline.auth import request_api_key
+from core.paths import is_api_operation
 
 EXTENSION = "wdapi.limiter"
 LIMIT_HEADERS = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")
@@ -76,10 +76,6 @@ def caller() -> str:
     return f"addr:{request.remote_addr or ''}"
 
 
-def exempt() -> bool:
-    return not request.path.startswith(f"{API_PREFIX}/") or request.path in SPEC_PATHS
-
-
 def _only_where_limited(app: Flask, limiter: Limiter) -> None:
     """Flask-Limiter's three hooks (check, headers, context release) run on every request
     and ask its filters only inside; where no limit applies (health, docs, /metrics) they
@@ -101,7 +97,7 @@ def _only_where_limited(app: Flask, limiter: Limiter) -> None:
 
 def _when_limited(hook: Callable) -> Callable:
     def hook_where_limited(*args):
-        if exempt():
+        if not is_api_operation(request.path):
             return args[0] if args else None  # after_request: the response, unchanged
         return hook(*args)
 

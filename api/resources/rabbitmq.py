@@ -2,7 +2,7 @@
 
 from flask_restx import Namespace, Resource
 
-from api.operations import body, errors, path, returns
+from api.contract.operations import body, errors, path, returns
 from api.schemas.rabbitmq import (
     MessageAccepted,
     MessageList,

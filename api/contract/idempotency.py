@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, current_app, g, request
 from flask_restx.utils import unpack
 
-from api.operations import around, header
+from api.contract.operations import around, header
 from services import idempotency
 
 HEADER = "Idempotency-Key"
@@ -29,7 +29,7 @@ def _replay_or_run(view):
         key = request.headers.get(HEADER)
         if key is None:
             return view(*args, **kwargs)
-        caller = g.get("api_key", "")  # set by api.auth; "" when auth is off
+        caller = g.get("api_key", "")  # set by api.pipeline.auth; "" when auth is off
         outcome = idempotency.begin(key=key, caller=caller, fingerprint=request_fingerprint())
         if isinstance(outcome, idempotency.StoredResponse):
             replay = current_app.response_class(outcome.body, outcome.status, outcome.headers)

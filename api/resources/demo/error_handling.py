@@ -4,7 +4,7 @@ from flask import abort
 from flask_restx import Namespace, Resource
 from werkzeug.datastructures import WWWAuthenticate
 
-from api.operations import errors, path, query, returns
+from api.contract.operations import errors, path, query, returns
 from api.schemas.demo import ABORT_CODES, AbortPath, DivideOut, DivideQuery
 from services import demo
 

@@ -1,6 +1,6 @@
 """The API documents: Swagger 2.0 and OpenAPI 3.1, built from the same declarations.
 
-Both come from each view's ``api.operations.Operation``, each resource's path schema and
+Both come from each view's ``api.contract.operations.Operation``, each resource's path schema and
 the app's settings (which operations need an API key); apispec converts the marshmallow
 schemas. Every version-specific detail lives in this module: ``#/definitions`` or
 ``#/components/schemas``, ``collectionFormat`` or ``style``/``explode``, body parameters
@@ -22,10 +22,10 @@ from flask_restx.utils import camel_to_dash
 from marshmallow import Schema, fields
 from werkzeug.routing.rules import parse_converter_args
 
-from api.access import API_KEY_HEADER, auth_applies, rate_limit_applies
-from api.converters import RegexConverter
-from api.errors import PROBLEM_MIMETYPE
-from api.operations import PATH_ATTR, Operation, operations, schema_name
+from api.contract.converters import RegexConverter
+from api.contract.errors import PROBLEM_MIMETYPE
+from api.contract.operations import PATH_ATTR, Operation, operations, schema_name
+from api.pipeline.access import API_KEY_HEADER, auth_applies, rate_limit_applies
 from api.schemas.fields import DelimitedList, Upload
 from api.schemas.problem import Problem
 
@@ -51,7 +51,7 @@ EXAMPLE_DETAILS = {
 # (README "Errors"): a long query string or header reaches no view.
 FRONT_LIMITS = frozenset({414, 431})
 
-# What a 429 carries (api.ratelimit); the RateLimit-* names are the IETF draft's.
+# What a 429 carries (api.pipeline.ratelimit); the RateLimit-* names are the IETF draft's.
 RATE_LIMIT_HEADERS = {
     "Retry-After": {"type": "integer", "description": "Seconds until the caller's budget is renewed"},
     "RateLimit-Limit": {"type": "integer", "description": "Requests per window"},

@@ -1,0 +1,2 @@
+"""The HTTP contract: operations, documents, parsing, rendering, conditional requests,
+idempotency, pagination and errors."""

@@ -1,0 +1,1 @@
+"""The request pipeline: hooks, auth, rate limits, metrics, CORS and proxies, sessions."""

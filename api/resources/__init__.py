@@ -1,0 +1,1 @@
+"""The resources: one module per namespace, plus the probes outside /api/v1."""
