@@ -11,7 +11,8 @@ from api.resources.rabbitmq import ns as rabbitmq_ns
 from api.resources.wdtests import ns as wdtests_ns
 from core.paths import API_PREFIX, OPENAPI_PATH
 
-NAMESPACES = (wdtests_ns, exceptions_ns, demo_ns, keyvalue_ns, rabbitmq_ns)
+NAMESPACES = (wdtests_ns, keyvalue_ns, rabbitmq_ns)
+DEMO_NAMESPACES = (exceptions_ns, demo_ns)  # mounted with DEMOS_ENABLED (off in production)
 
 
 class ProblemApi(Api):
@@ -43,7 +44,7 @@ def init_api(app: Flask) -> Api:
         doc=False,  # api.contract.docs serves Swagger UI 5, which renders OpenAPI 3.1
     )
     api.error_handlers.clear()  # RESTX's ParseError/MaskError: no masks here
-    for ns in NAMESPACES:
+    for ns in NAMESPACES + (DEMO_NAMESPACES if app.config["DEMOS_ENABLED"] else ()):
         api.add_namespace(ns)
     api.init_app(app)
     app.add_url_rule(OPENAPI_PATH, "openapi_document", lambda: api.document(OPENAPI_3))

@@ -56,6 +56,8 @@ class DevelopmentConfig(Config):
     ENV_NAME = "dev"
     DEBUG = True
     SQLALCHEMY_ECHO = True
+    API_READ_AUTH = False
+    DEMOS_ENABLED = True
 
 
 class ProductionConfig(Config):
@@ -66,6 +68,8 @@ class TestingConfig(Config):
     ENV_NAME = "test"
     TESTING = True
     RATELIMIT_ENABLED = False  # tests that exercise the limits turn them on
+    API_READ_AUTH = False
+    DEMOS_ENABLED = True
 
 
 CONFIGS: dict[str, type[Config]] = {

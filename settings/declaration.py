@@ -153,7 +153,7 @@ SETTINGS: tuple[Setting, ...] = (
     # Request pipeline and operations; README "Request pipeline and operations".
     Setting("API_KEYS", "names", (), "comma-separated API keys; any key turns auth on"),
     Setting("API_KEYS_FILE", "optional", None, "a file with one key per line, added to API_KEYS"),
-    Setting("API_READ_AUTH", "flag", False, "GET/HEAD need a key too"),
+    Setting("API_READ_AUTH", "flag", True, "GET/HEAD need a key too (off in dev and test)"),
     Setting("API_AUTH_DISABLED", "flag", False, "no key is checked, even if keys are set"),
     Setting("LOG_LEVEL", "level", "INFO", "root log level, app and gunicorn alike"),
     Setting("LOG_FORMAT", "choice", "text", "text or json", validate=OneOf(("text", "json"))),
@@ -164,6 +164,7 @@ SETTINGS: tuple[Setting, ...] = (
             validate=ContainsOnly(READY_DEPENDENCIES)),
     Setting("READY_TIMEOUT", "float", 2.0, "seconds each readiness probe may take",
             validate=Range(0, 30, min_inclusive=False)),
+    Setting("DEMOS_ENABLED", "flag", False, "mount the /demo and /exceptions namespaces (on in dev and test)"),
     Setting("CORS_ORIGINS", "names", (), "browser origins allowed to call /api/v1"),
     Setting("RATELIMIT_ENABLED", "flag", True, "limit /api/v1 requests per API key, else per address"),
     Setting("RATELIMIT_APPLICATION", "str", "600 per minute", "each caller's budget across /api/v1",
