@@ -164,7 +164,7 @@ SETTINGS: tuple[Setting, ...] = (
             validate=ContainsOnly(READY_DEPENDENCIES)),
     Setting("READY_TIMEOUT", "float", 2.0, "seconds each readiness probe may take",
             validate=Range(0, 30, min_inclusive=False)),
-    Setting("DEMOS_ENABLED", "flag", False, "mount the /demo and /exceptions namespaces (on in dev and test)"),
+    Setting("DEMOS_ENABLED", "flag", False, "mount /demo and /exceptions (on in dev and test)"),
     Setting("CORS_ORIGINS", "names", (), "browser origins allowed to call /api/v1"),
     Setting("RATELIMIT_ENABLED", "flag", True, "limit /api/v1 requests per API key, else per address"),
     Setting("RATELIMIT_APPLICATION", "str", "600 per minute", "each caller's budget across /api/v1",
