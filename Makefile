@@ -1,4 +1,4 @@
-# Every target the README and CI use. `make run` and `make test` set up everything.
+# Every target the docs (docs/testing.md) and CI use. `make run` and `make test` set up everything.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -10,7 +10,7 @@ SUDO   := $(shell test "$$(id -u)" = 0 || echo sudo)
 
 FUZZ_EXAMPLES ?= 1000
 
-.PHONY: install nginx chromium run serve migrate test test-unit test-services test-api test-e2e test-faults fuzz lint format swagger bench bench-install bench-profile bench-scale bench-amqp clean
+.PHONY: install nginx chromium run serve migrate test test-unit test-services test-api test-e2e test-faults fuzz lint format swagger docs bench bench-install bench-profile bench-scale bench-amqp clean
 
 $(VENV)/.installed: requirements.lock requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,7 +45,7 @@ chromium: ## Debian's Chromium for the Swagger UI tests (Playwright drives it an
 test: install nginx chromium ## the test suite, every tier (TEST_DATABASE_URL adds MariaDB/MySQL); fault tests bounded
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# One tier each: the directory is the tier (README "Tests").
+# One tier each: the directory is the tier (docs/testing.md, "Tiers").
 test-unit test-services test-api: test-%: install
 	$(BIN)/pytest tests/$* $(PYTEST_ARGS)
 
@@ -70,6 +70,9 @@ format: install
 
 swagger: install ## export Swagger 2.0 to $(SPEC) and OpenAPI 3.1 to $(OPENAPI)
 	$(BIN)/python -m swagger_export -o $(SPEC) --openapi $(OPENAPI)
+
+docs: install ## docs/configuration.md from the settings declaration
+	$(BIN)/python -m settings.reference > docs/configuration.md.tmp && mv docs/configuration.md.tmp docs/configuration.md
 
 $(VENV)/.bench-installed: $(VENV)/.installed bench/requirements.lock
 	$(BIN)/python -m pip install -q -r bench/requirements.lock

@@ -47,8 +47,9 @@ fields): `APP_DB_POOL_SIZE=5` is the integer 5, `API_READ_AUTH=on` is `True` (fl
 true/false, on/off, yes/no, 1/0), lists are comma separated, `SQLALCHEMY_ENGINE_OPTIONS` is
 JSON. An empty variable leaves a number or a flag at its default, while an empty string
 setting is empty (`REDIS_URL=` runs the app without Redis). With `SQLALCHEMY_DATABASE_URI`
-unset the database is the SQLite file `wdapi.sqlite3` in Flask's instance folder. Every bad value stops the app,
-the relay and gunicorn at start-up with one `ConfigError` naming each bad variable, e.g.
+unset the database is the SQLite file `wdapi.sqlite3` in Flask's instance folder. Every bad
+value stops the app, the relay and gunicorn at start-up with one `ConfigError` naming each bad
+variable, e.g.
 `wdapi: refusing to start: invalid settings: RABBIT_PORT='x': Not a valid integer.`
 
 Production refuses to start, with a one-line message and a non-zero exit, when `DEBUG` is on,
@@ -98,10 +99,11 @@ def value(default: Any) -> str:
 def bounds(validate: Any) -> str:
     """What the validator accepts, when it says so in data (a plain function does not)."""
     if isinstance(validate, Range):
-        low = "" if validate.min is None else (">= " if validate.min_inclusive else "> ") + f"{validate.min:g}"
-        high = "" if validate.max is None else (
-            ("<= " if validate.max_inclusive else "< ") + f"{validate.max:g}"
-        )
+        low = high = ""
+        if validate.min is not None:
+            low = (">= " if validate.min_inclusive else "> ") + f"{validate.min:g}"
+        if validate.max is not None:
+            high = ("<= " if validate.max_inclusive else "< ") + f"{validate.max:g}"
         return ", ".join(part for part in (low, high) if part)
     if isinstance(validate, OneOf | ContainsOnly):
         return "of " + ", ".join(code(choice) for choice in validate.choices)
@@ -129,18 +131,14 @@ def settings_table() -> list[str]:
     ]
     for setting in SETTINGS:
         kind = " ".join(part for part in (TYPES[setting.parser], bounds(setting.validate)) if part)
-        lines.append(
-            row((code(setting.key), env_names(setting), kind, value(setting.default), setting.help))
-        )
+        lines.append(row((code(setting.key), env_names(setting), kind, value(setting.default), setting.help)))
     return lines
 
 
 def overrides_table() -> list[str]:
     classes = list(CONFIGS.items())
     declared = {setting.key for setting in SETTINGS}
-    keys = sorted(
-        {key for _, cls in classes for key in vars(cls) if key.isupper() and key != "ENV_NAME"}
-    )
+    keys = sorted({key for _, cls in classes for key in vars(cls) if key.isupper() and key != "ENV_NAME"})
     lines = [
         "## What each config class overrides",
         "",

@@ -1,57 +1,41 @@
-"""The settings declaration: parsed once, bad values refused by name, and the README tables true to it."""
+"""The settings declaration: parsed once, bad values refused by name, and docs/configuration.md
+written from it (``make docs``)."""
 
 import re
 from pathlib import Path
 
 import pytest
 
-from settings import ConfigError, TestingConfig, defaults, load
-from settings.declaration import BY_KEY, SETTINGS
+from settings import CONFIGS, ConfigError, TestingConfig, defaults, load, reference
+from settings.declaration import BY_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST = {"ENV_NAME": "test"}
 
 
-def readme_tables() -> list[list[list[str]]]:
-    tables, current = [], []
-    for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines():
-        if line.startswith("|"):
-            current.append([cell.strip() for cell in line.strip().strip("|").split("|")])
-        elif current:
-            tables.append(current)
-            current = []
-    return tables
+def test_docs_configuration_is_the_generators_output():
+    written = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert written == reference.render(), "docs/configuration.md is stale: run `make docs`"
 
 
-def names(cell: str) -> list[str]:
-    return re.findall(r"`([A-Z][A-Z0-9_]*)`", cell)
+def test_the_reference_lists_every_setting_with_the_env_names_it_is_read_from():
+    rows = {}
+    for line in reference.render().splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split(" | ")]
+        if line.startswith("| `") and len(cells) == 5:
+            rows[cells[0].strip("`")] = set(re.findall(r"`([A-Z][A-Z0-9_]*)`", cells[1]))
+    assert set(rows) == set(BY_KEY)
+    for key, env in rows.items():
+        assert env <= set(BY_KEY[key].env_names), key
+    assert rows["SQLALCHEMY_DATABASE_URI"] >= {"DATABASE_URL", "APP_SQLALCHEMY_DATABASE_URI"}
+    assert rows["ENV_NAME"] == {"APP_ENV"}
 
 
-def documented() -> tuple[dict[str, str], set[str]]:
-    """(setting -> env var) from the settings tables, and the env vars of the gunicorn table."""
-    by_setting: dict[str, str] = {}
-    gunicorn_env: set[str] = set()
-    for header, _, *rows in readme_tables():
-        if header[0] == "setting" and header[1] in ("env var", "environment variable"):
-            for row in rows:
-                (key,), (env,) = names(row[0]), names(row[1])
-                by_setting[key] = env
-        elif header[:3] == ["tutorial option", "gunicorn.conf.py", "env var"]:
-            for row in rows:
-                gunicorn_env.update(names(row[2]))
-    return by_setting, gunicorn_env
-
-
-def test_every_declared_setting_is_in_a_readme_table_and_back():
-    by_setting, gunicorn_env = documented()
-    all_env_names = {name for setting in SETTINGS for name in setting.env_names}
-    missing = {s.key for s in SETTINGS if s.key not in by_setting and s.key not in gunicorn_env}
-    assert not missing, f"declared but not in README.md: {sorted(missing)}"
-    undeclared = set(by_setting) - set(BY_KEY)
-    assert not undeclared, f"in README.md but not declared: {sorted(undeclared)}"
-    wrong_env = {k: env for k, env in by_setting.items() if env not in BY_KEY[k].env_names}
-    assert not wrong_env, f"README.md env names the declaration does not read: {wrong_env}"
-    assert gunicorn_env <= all_env_names, sorted(gunicorn_env - all_env_names)
+def test_the_reference_shows_each_config_classes_overrides():
+    text = reference.render()
+    for name, cls in CONFIGS.items():
+        assert f"`{name}` ({cls.__name__})" in text
+    assert "| `RATELIMIT_ENABLED` |" in text  # TestingConfig turns limits off
 
 
 @pytest.mark.parametrize(
