@@ -51,6 +51,7 @@ unset the database is the SQLite file `wdapi.sqlite3` in Flask's instance folder
 value stops the app, the relay and gunicorn at start-up with one `ConfigError` naming each bad
 variable, e.g.
 `wdapi: refusing to start: invalid settings: RABBIT_PORT='x': Not a valid integer.`
+`flask run` (`make run`) sets `DEBUG` from its own `--debug` flag instead.
 
 Production refuses to start, with a one-line message and a non-zero exit, when `DEBUG` is on,
 `SECRET_KEY` is unset or the development placeholder, or no API key is configured

@@ -86,7 +86,7 @@ def service_env():
 
 
 class Figures:
-    """Measured figures of the live tier, printed in pytest's summary (README's fault table)."""
+    """Measured figures of the live tier, printed in pytest's summary (tests/e2e/README.md)."""
 
     def __init__(self):
         self.rows: list[tuple[str, str]] = []

@@ -27,7 +27,7 @@ def generate_client(server, kind: str):
     package = f"wdapi_{kind}"
 
     def generate(spec_file, out):
-        # The same command as README "Generating clients".
+        # The same command as docs/api.md, "Generating clients".
         run([*GENERATOR, "-i", str(spec_file), "-o", str(out), f"--package-name={package}"])
 
     out = generated(kind, spec, "openapi-generator-python", generate)

@@ -30,7 +30,7 @@ def opc(keyed_server):
 
     def generate(spec_file, out):
         (out / "config.yaml").write_text(CONFIG)
-        # The command of README "Generating clients"; it formats its output with ruff from PATH.
+        # The command of docs/api.md, "Generating clients"; it formats its output with ruff from PATH.
         command = [str(BIN / "openapi-python-client"), "generate", "--path", str(spec_file)]
         command += [
             "--output-path",

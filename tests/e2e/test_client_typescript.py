@@ -56,7 +56,7 @@ def typescript_fetch(server, kind: str):
     options = TYPESCRIPT_FETCH_OPTIONS[kind]
 
     def generate(spec_file, out):
-        # The command of README "Generating clients".
+        # The command of docs/api.md, "Generating clients".
         run(
             [str(BIN / "openapi-generator-cli"), "generate", "-g", "typescript-fetch"]
             + ["-i", str(spec_file), "-o", str(out / "client"), *options]

@@ -19,7 +19,7 @@ from tests.helpers.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy" / "nginx"
-# As README "Running in production" renders each upstream server.
+# As docs/operations.md ("nginx") renders each upstream server.
 SERVER_PARAMETERS = "max_fails=1 fail_timeout=3s"
 
 
