@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from settings import Config
+from settings.declaration import SETTINGS
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = sorted(
     {ROOT / "README.md", ROOT / "bench" / "README.md", ROOT / "tests" / "e2e" / "README.md"}
@@ -121,6 +124,29 @@ def test_every_quoted_repository_path_exists(doc):
     assert not missing, f"{doc_id(doc)} quotes paths that do not exist: {missing}"
 
 
+# Upper-case names the docs quote that are not settings, though they look like some.
+NOT_SETTINGS = {"API_PREFIX", "REDIS_POLL"}
+
+
+def setting_like_names(text: str) -> set[str]:
+    """Quoted upper-case names that start like a declared setting (``DB_``, ``REDIS_``...)."""
+    prefixes = {key.split("_")[0] for key in (s.key for s in SETTINGS) if "_" in key}
+    names = {span.strip() for _, span in CODE_SPAN.findall(text)}
+    return {
+        name
+        for name in names
+        if re.fullmatch(r"(APP_)?[A-Z][A-Z0-9]*_[A-Z0-9_]+", name)
+        and name.removeprefix("APP_").split("_")[0] in prefixes
+    }
+
+
+@pytest.mark.parametrize("doc", [d for d in DOCS if "bench" not in d.parts], ids=doc_id)
+def test_every_setting_the_docs_name_is_declared(doc):
+    known = {name for s in SETTINGS for name in (s.key, *s.env_names)} | set(vars(Config)) | NOT_SETTINGS
+    unknown = sorted(setting_like_names(prose(doc)) - known)
+    assert not unknown, f"{doc_id(doc)} names settings nobody declares: {unknown}"
+
+
 def test_the_readme_is_a_first_page():
     lines = (ROOT / "README.md").read_text(encoding="utf-8").count("\n")
     assert lines <= README_MAX_LINES, f"README.md has {lines} lines; move detail into docs/"
@@ -170,3 +196,8 @@ def test_a_broken_link_or_anchor_is_caught(tmp_path):
         "#no-such: no heading #no-such in page.md",
         "page.md#nope: no heading #nope in page.md",
     ]
+
+
+def test_setting_like_names_are_those_that_start_like_a_setting():
+    text = "`DB_POOL_SIZ` `APP_REDIS_URL` `TEST_DATABASE_URL` `GET` `FAULT_SECONDS` `SQLALCHEMY_POOL_*`"
+    assert setting_like_names(text) == {"DB_POOL_SIZ", "APP_REDIS_URL"}
