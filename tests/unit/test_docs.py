@@ -56,15 +56,25 @@ def anchors(path: Path) -> frozenset[str]:
 
 @cache
 def tracked() -> tuple[str, ...]:
-    listing = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
-    )  # fmt: skip
+    """The repository's files (tracked or not yet added); a walk of the tree outside a git checkout."""
+    try:
+        listing = subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        skip = {".git", ".venv", "node_modules", "__pycache__", ".cache"}
+        return tuple(
+            str(p.relative_to(ROOT)) for p in ROOT.rglob("*") if p.is_file() and not skip & set(p.parts)
+        )
     return tuple(listing.stdout.splitlines())
 
 
 def ignored(relative: str) -> bool:
-    return subprocess.run(["git", "check-ignore", "-q", relative], cwd=ROOT).returncode == 0
+    try:
+        return subprocess.run(["git", "check-ignore", "-q", relative], cwd=ROOT).returncode == 0
+    except OSError:
+        return False
 
 
 def repo_path_exists(token: str, doc: Path) -> bool:
