@@ -14,7 +14,9 @@ from urllib.parse import quote
 from sqlalchemy.engine import make_url
 
 # The keys whose loaded value is computed here rather than taken as parsed.
-DERIVED = frozenset({"SQLALCHEMY_DATABASE_URI", "SQLALCHEMY_ENGINE_OPTIONS", "AMQP_URL", "DB_CONNECTION_SLOTS"})
+DERIVED = frozenset(
+    {"SQLALCHEMY_DATABASE_URI", "SQLALCHEMY_ENGINE_OPTIONS", "AMQP_URL", "DB_CONNECTION_SLOTS"}
+)
 DEFAULT_DATABASE = "wdapi.sqlite3"
 
 
