@@ -10,7 +10,7 @@ import multiprocessing
 from gunicorn.config import ControlSocket
 
 from serving.hooks import Hooks
-from serving.logger import ACCESS_LOG_FORMAT, logconfig
+from serving.logger import ACCESS_LOG_FORMAT, dict_config
 from settings import load, or_refuse
 
 # The app's settings, parsed as the app parses them: a bad value stops gunicorn here.
@@ -58,7 +58,7 @@ preload_app = False
 loglevel = _settings["LOG_LEVEL"].lower()
 access_log_format = ACCESS_LOG_FORMAT
 logger_class = "serving.logger.GunicornLogger"  # builds only the atoms this format uses
-logconfig_dict = logconfig(_settings)
+logconfig_dict = dict_config(_settings)
 
 # Server hooks: the drain on SIGTERM, problem+json rejections, the metrics directory.
 _hooks = Hooks(

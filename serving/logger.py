@@ -22,7 +22,7 @@ from settings.logs import ACCESS_REQUEST_ID
 ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(f)s" "%(a)s"'
 
 
-def logconfig(settings: Mapping[str, Any]) -> dict[str, Any]:
+def dict_config(settings: Mapping[str, Any]) -> dict[str, Any]:
     """gunicorn's ``logconfig_dict``: the app's format and handlers (settings.logs) for its
     error and access logs; the access logger is silenced when GUNICORN_ACCESSLOG is off."""
     handler = {"()": "settings.logs.make_handler", "log_format": settings["LOG_FORMAT"]}

@@ -104,6 +104,30 @@ def test_gunicorn_conf_only_assigns_settings_and_wires_hooks():
     assert len(CONF.read_text(encoding="utf-8").splitlines()) <= 80
 
 
+def test_every_public_name_of_gunicorn_conf_is_a_gunicorn_setting():
+    # gunicorn reads every module-level name that matches a setting: an import named like one
+    # would be taken as its value, and a misspelt setting would be silently ignored.
+    from gunicorn.config import Config
+
+    settings = set(Config().settings)
+    tree = ast.parse(CONF.read_text(encoding="utf-8"))
+    imported = {
+        (alias.asname or alias.name).split(".")[0]
+        for node in tree.body
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    assigned = {
+        target.id
+        for node in tree.body
+        for target in targets(node)
+        if isinstance(target, ast.Name) and not target.id.startswith("_")
+    }
+    assert not imported & settings
+    assert assigned <= settings, sorted(assigned - settings)
+    assert {"bind", "workers", "worker_class", "logconfig_dict", "when_ready"} <= assigned
+
+
 def test_every_server_hook_is_wired_from_serving_hooks():
     tree = ast.parse(CONF.read_text(encoding="utf-8"))
     wired = {
