@@ -70,7 +70,7 @@ class TestingConfig(Config):
     ENV_NAME = "test"
     TESTING = True
     RATELIMIT_ENABLED = False  # tests that exercise the limits turn them on
-    DB_CONNECTION_SLOTS = 0  # no cap: the test client's threads are not gunicorn's
+    DB_CONNECTION_SLOTS = 0  # no cap, as tests always had; a test of the slots sets them
     API_READ_AUTH = False
     DEMOS_ENABLED = True
 
