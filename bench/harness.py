@@ -200,7 +200,7 @@ class Server:
             line for line in self.log_path.read_text(errors="replace").splitlines() if "Using worker:" in line
         ]
         # gunicorn.conf.py runs gthread as its subclass (/healthz on a thread of its own).
-        accepted = {wanted, "settings.workers.ThreadWorker"} if wanted == "gthread" else {wanted}
+        accepted = {wanted, "serving.workers.ThreadWorker"} if wanted == "gthread" else {wanted}
         if used and used[0].rstrip().rsplit("Using worker: ", 1)[-1] not in accepted:
             raise SystemExit(f"{self.name}: asked for {wanted} workers, gunicorn says {used[0]!r}")
 

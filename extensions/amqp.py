@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import TypeVar
-from urllib.parse import quote
 
 import pika
 from flask import Flask, current_app
@@ -51,21 +50,10 @@ REFUSALS: dict[int, type[DomainError]] = {
 }
 
 
-def amqp_url(config: Mapping) -> str:
-    """``AMQP_URL`` if set, else a URL from the ``RABBIT_*`` settings (default vhost);
-    empty when both ``AMQP_URL`` and ``RABBIT_HOST`` are: RabbitMQ is disabled."""
-    if config.get("AMQP_URL"):
-        return config["AMQP_URL"]
-    if not config.get("RABBIT_HOST"):
-        return ""
-    user = quote(str(config["RABBIT_USER"]), safe="")
-    password = quote(str(config["RABBIT_PASSWORD"]), safe="")
-    return f"amqp://{user}:{password}@{config['RABBIT_HOST']}:{config['RABBIT_PORT']}/%2F"
-
-
 def connection_parameters(config: Mapping) -> pika.URLParameters:
-    """pika parameters from the settings; the timeout settings override any in the URL."""
-    params = pika.URLParameters(amqp_url(config))
+    """pika parameters from the settings (``AMQP_URL`` as the loader resolved it, see
+    ``settings.derived``); the timeout settings override any in the URL."""
+    params = pika.URLParameters(config["AMQP_URL"])
     params.heartbeat = config["AMQP_HEARTBEAT"]
     _timeouts(params, config["AMQP_CONNECT_TIMEOUT"], config["AMQP_BLOCKED_TIMEOUT"])
     return params
@@ -197,8 +185,6 @@ class AMQP:
     """Bound with ``init_app``; ``run`` executes an operation on this thread's channel."""
 
     def init_app(self, app: Flask) -> None:
-        # The resolved URL, so every reader (readiness checks too) sees the same broker.
-        app.config["AMQP_URL"] = amqp_url(app.config)
         # pika logs every connect at INFO and a refused one as an ERROR traceback;
         # ``run`` logs each failure once, at WARNING.
         logging.getLogger("pika").setLevel(app.config["AMQP_PIKA_LOG_LEVEL"])

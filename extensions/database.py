@@ -211,42 +211,6 @@ class GuardedPool(QueuePool):
         return connection
 
 
-def database_uri(uri: str | None, instance_path: str) -> str:
-    """The database URL, with SQLite in the instance folder as the default and
-    MySQL URLs forced onto PyMySQL with the 4-byte ``utf8mb4`` charset."""
-    if not uri:
-        os.makedirs(instance_path, exist_ok=True)
-        return "sqlite:///" + os.path.join(instance_path, "wdapi.sqlite3")
-    url = make_url(uri)
-    if url.get_backend_name() == "mysql":
-        # utf8 is MySQL's 3-byte subset: emoji would be rejected or mangled.
-        url = url.set(drivername="mysql+pymysql").update_query_dict({"charset": "utf8mb4"})
-        return url.render_as_string(hide_password=False)
-    return uri
-
-
-def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
-    """SQLAlchemy engine options from the DB_* settings; SQLALCHEMY_ENGINE_OPTIONS last."""
-    options: dict[str, Any] = {"pool_pre_ping": config["DB_POOL_PRE_PING"]}
-    url = make_url(config["SQLALCHEMY_DATABASE_URI"])
-    in_memory_sqlite = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
-    if not in_memory_sqlite:
-        options.update(
-            pool_size=config["DB_POOL_SIZE"],
-            max_overflow=config["DB_MAX_OVERFLOW"],
-            pool_timeout=config["DB_POOL_TIMEOUT"],
-            pool_recycle=config["DB_POOL_RECYCLE"],
-        )
-    if url.get_backend_name() == "mysql":
-        options["connect_args"] = {
-            "connect_timeout": config["DB_CONNECT_TIMEOUT"],
-            "read_timeout": config["DB_READ_TIMEOUT"],
-            "write_timeout": config["DB_READ_TIMEOUT"],
-        }
-    options.update(config["SQLALCHEMY_ENGINE_OPTIONS"] or {})
-    return options
-
-
 def _count_failure(ctx, breaker: Breaker) -> None:
     # A connection lost mid-query (a read timeout) counts like a failed checkout.
     if ctx.is_disconnect and ctx.connection is not None and not ctx.is_pre_ping:
@@ -297,33 +261,45 @@ def _fast_ping(fail_fast: float, breaker: Breaker):
     return do_ping
 
 
+def guarded_pool(config: Mapping[str, Any]) -> type[GuardedPool]:
+    """A GuardedPool class with a new breaker from the DB_* settings."""
+    breaker = Breaker(
+        threshold=config["DB_BREAKER_THRESHOLD"],
+        reset_after=config["DB_BREAKER_RESET"],
+        fail_fast=config["DB_FAIL_FAST"],
+        # A well checkout may ping (DB_FAIL_FAST) and reconnect (DB_CONNECT_TIMEOUT), and
+        # take that long on a starved machine (seen: 1.05 s in a worker just booted).
+        stuck_after=config["DB_FAIL_FAST"] + config["DB_CONNECT_TIMEOUT"],
+        slots=config["DB_CONNECTION_SLOTS"] or None,
+        pool_timeout=config["DB_POOL_TIMEOUT"],
+    )
+    # A class per engine: SQLAlchemy recreates the pool by its class (dispose, fork).
+    return type("GuardedPool", (GuardedPool,), {"breaker": breaker})
+
+
 class Database(SQLAlchemy):
     """``db``: binds like Flask-SQLAlchemy, with the app's URL, engine options and pragmas."""
 
     def init_app(self, app: Flask) -> None:
-        config = app.config
-        config["SQLALCHEMY_DATABASE_URI"] = database_uri(config["SQLALCHEMY_DATABASE_URI"], app.instance_path)
-        options = engine_options(config)
-        if "pool_size" in options and "poolclass" not in options:  # a QueuePool: not SQLite in memory
-            breaker = Breaker(
-                threshold=config["DB_BREAKER_THRESHOLD"],
-                reset_after=config["DB_BREAKER_RESET"],
-                fail_fast=config["DB_FAIL_FAST"],
-                # A well checkout may ping (DB_FAIL_FAST) and reconnect (DB_CONNECT_TIMEOUT), and
-                # take that long on a starved machine (seen: 1.05 s in a worker just booted).
-                stuck_after=config["DB_FAIL_FAST"] + config["DB_CONNECT_TIMEOUT"],
-                slots=config["DB_CONNECTION_SLOTS"] or None,
-                pool_timeout=config["DB_POOL_TIMEOUT"],
-            )
-            # A class per engine: SQLAlchemy recreates the pool by its class (dispose, fork).
-            options["poolclass"] = type("GuardedPool", (GuardedPool,), {"breaker": breaker})
-        config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+        # The URL and engine options come resolved from the settings loader (settings.derived).
+        url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+        if url.get_backend_name() == "sqlite" and url.database:
+            if os.path.dirname(url.database) == app.instance_path:  # the default database
+                os.makedirs(app.instance_path, exist_ok=True)
         super().init_app(app)
         with app.app_context():
             engine = self.engine
             if engine.dialect.name == "sqlite":
                 event.listen(engine, "connect", _sqlite_pragmas)
             self._guard(app, engine)
+
+    def _make_engine(self, bind_key: str | None, options: dict[str, Any], app: Flask):
+        # Flask-SQLAlchemy's one call into SQLAlchemy, with the options it built from
+        # app.config: the breaker (state, per engine) joins them here, so app.config keeps
+        # plain settings. Internal to Flask-SQLAlchemy (3.1); like _teardown_session below.
+        if "pool_size" in options and "poolclass" not in options:  # a QueuePool: not SQLite in memory
+            options = {**options, "poolclass": guarded_pool(app.config)}
+        return super()._make_engine(bind_key, options, app)
 
     def _guard(self, app: Flask, engine) -> None:
         # The breaker's hooks: slots freed at checkin, lost connections counted, a fast ping.

@@ -1,6 +1,6 @@
 """Prometheus metrics (prometheus_client): the metric objects and the scrape.
 
-Under gunicorn, ``gunicorn.conf.py`` sets ``PROMETHEUS_MULTIPROC_DIR`` before any worker
+Under gunicorn, the arbiter (``serving.metrics_dir``) sets ``PROMETHEUS_MULTIPROC_DIR`` before any worker
 imports this module: each process writes its values to files there and a scrape adds
 them up (multiprocess mode). The outbox relay writes there too when it runs with the same
 directory. Without it (``flask run``, tests) the process's own registry is served.

@@ -126,7 +126,7 @@ def complete(*, claim: Claim, status: int, headers: Mapping[str, str], body: byt
             "body": base64.b64encode(body).decode(),
         }
     )
-    ttl = int(current_app.config["IDEMPOTENCY_TTL"])
+    ttl = current_app.config["IDEMPOTENCY_TTL"]
     try:
         _settle(claim, value, ttl)
     except Unavailable:

@@ -4,7 +4,8 @@ Order (later wins): the declared defaults and the config class chosen by ``APP_E
 the Python file named by ``APP_SETTINGS`` -> the environment (``KEY`` or ``APP_KEY``, see
 ``settings.declaration``) -> the mapping passed to ``create_app``. Every declared setting
 is then parsed by its declared type, whichever layer set it; a bad value is a
-``ConfigError`` naming the variable.
+``ConfigError`` naming the variable. The settings computed from others (``settings.derived``)
+are computed last, here, so no extension rewrites one and nothing writes one to the environment.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import flask
 from environs import Env, EnvValidationError
 
 from settings.declaration import CUSTOM_PARSERS, DEFAULT_SECRET_KEY, EMPTY_MEANS_DEFAULT, SETTINGS
+from settings.derived import derive
 
 __all__ = ["DEFAULT_SECRET_KEY", "ConfigError", "Config", "load", "load_config", "defaults", "or_refuse"]
 
@@ -68,6 +70,7 @@ class TestingConfig(Config):
     ENV_NAME = "test"
     TESTING = True
     RATELIMIT_ENABLED = False  # tests that exercise the limits turn them on
+    DB_CONNECTION_SLOTS = 0  # no cap, as tests always had; a test of the slots sets them
     API_READ_AUTH = False
     DEMOS_ENABLED = True
 
@@ -142,23 +145,32 @@ def parse(layers: Mapping[str, Any], environ: Mapping[str, str], overrides: Mapp
     return values
 
 
-def load(config: str | type | Mapping | None = None, *, root_path: str | None = None) -> dict[str, Any]:
-    """The layered configuration (see module docstring), every declared setting parsed."""
+def load(
+    config: str | type | Mapping | None = None,
+    *,
+    root_path: str | None = None,
+    instance_path: str | None = None,
+) -> dict[str, Any]:
+    """The layered configuration (see module docstring), every declared setting parsed.
+    ``instance_path`` holds the default SQLite database; unset, Flask's default for an app
+    that is not an installed package: ``instance`` under ``root_path``."""
+    root_path = root_path or os.getcwd()
     overrides: Mapping = {}
     if isinstance(config, Mapping):
         overrides = config
         config = overrides.get("ENV_NAME")
-    layers = flask.Config(root_path or os.getcwd(), defaults())
+    layers = flask.Config(root_path, defaults())
     layers.from_object(config if isinstance(config, type) else config_class(config))
     layers.from_envvar("APP_SETTINGS", silent=not os.environ.get("APP_SETTINGS"))
     values = {**layers, **overrides, **parse(layers, os.environ, overrides)}
     values["API_KEYS"] = api_keys(values)
+    values.update(derive(values, instance_path or os.path.join(root_path, "instance")))
     return values
 
 
 def load_config(app: flask.Flask, config: str | type | Mapping | None = None) -> None:
     """Put the layered, parsed configuration on ``app.config`` and refuse unsafe production."""
-    app.config.update(load(config, root_path=app.root_path))
+    app.config.update(load(config, root_path=app.root_path, instance_path=app.instance_path))
     check_production(app.config)
 
 

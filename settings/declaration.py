@@ -132,8 +132,8 @@ SETTINGS: tuple[Setting, ...] = (
             validate=_above(0)),
     Setting("DB_BREAKER_THRESHOLD", "int", 2, "consecutive connection failures that open the breaker",
             validate=_min(1)),
-    Setting("DB_CONNECTION_SLOTS", "int", 0, "connections held at once per process; 0: no cap"
-            " (gunicorn: threads - 1)", validate=_min(0)),
+    Setting("DB_CONNECTION_SLOTS", "int", None, "connections held at once per process; 0: no cap;"
+            " unset: GUNICORN_THREADS - 1", validate=_min(0), options={"allow_none": True}),
     Setting("DB_BREAKER_RESET", "float", 2.0, "seconds the open breaker refuses before a probe",
             validate=_above(0)),
     Setting("MAX_CONTENT_LENGTH", "int", 1024 * 1024, "larger request bodies get 413", validate=_min(1)),

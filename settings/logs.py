@@ -9,12 +9,10 @@ across processes, so gunicorn workers can share it without losing lines.
 from __future__ import annotations
 
 import logging
-import re
 import sys
 
 from concurrent_log_handler import ConcurrentRotatingFileHandler
 from flask import g, has_request_context
-from gunicorn import glogging
 from pythonjsonlogger.json import JsonFormatter
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(filename)s:%(lineno)d %(message)s"
@@ -107,38 +105,3 @@ def configure_logging(app) -> None:
     for handler in handlers_from(app.config):
         root.addHandler(handler)
     root.setLevel(app.config["LOG_LEVEL"])
-
-
-class GunicornLogger(glogging.Logger):
-    """gunicorn's logger, with the access line's atoms built from what ``access_log_format``
-    uses: gunicorn's own builds a dict of every request header, response header and environ
-    variable on every request (a tenth of a static answer's CPU). The same line comes out;
-    a format that names other atoms gets gunicorn's full set."""
-
-    LEAN_ATOMS = frozenset("hrsbMfa") | {ACCESS_REQUEST_ID}
-
-    def setup(self, cfg) -> None:
-        super().setup(cfg)
-        used = set(re.findall(r"%\((.*?)\)", cfg.access_log_format))
-        self.lean_atoms = used <= self.LEAN_ATOMS
-
-    def atoms(self, resp, req, environ, request_time):
-        if not getattr(self, "lean_atoms", False):
-            return super().atoms(resp, req, environ, request_time)
-        status = resp.status
-        if isinstance(status, str):
-            status = status.split(None, 1)[0]
-        sent = getattr(resp, "sent", None)
-        atoms = {
-            "h": environ.get("REMOTE_ADDR", "-"),
-            "r": f"{environ['REQUEST_METHOD']} {environ['RAW_URI']} {environ['SERVER_PROTOCOL']}",
-            "s": status,
-            "b": str(sent) if sent is not None else "-",
-            "M": request_time.seconds * 1000 + request_time.microseconds // 1000,
-            "f": environ.get("HTTP_REFERER", "-"),
-            "a": environ.get("HTTP_USER_AGENT", "-"),
-        }
-        for name, value in resp.headers:
-            if name.lower() == "x-request-id":
-                atoms[ACCESS_REQUEST_ID] = value
-        return atoms

@@ -19,7 +19,7 @@ def healthz():
 @bp.get("/readyz")
 def readyz():
     """200 when every required dependency answers, 503 otherwise (and while draining)."""
-    if request.environ.get("wdapi.draining"):  # set by gunicorn.conf.py after SIGTERM
+    if request.environ.get("wdapi.draining"):  # set by the drain after SIGTERM (serving/drain.py)
         return {"status": "draining"}, 503, {"Cache-Control": "no-store"}
     config = current_app.config
     results = health.check(timeout=config["READY_TIMEOUT"])

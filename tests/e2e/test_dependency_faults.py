@@ -30,7 +30,7 @@ BOUND = 6.0  # seconds no request may take, whatever is down (generous: the mach
 # Once the breaker has seen the first timeouts: DB_FAIL_FAST (1 s), with room for a busy machine.
 FAIL_FAST_BOUND = 1.5
 SETTLE = 4.0  # seconds after the fault starts: the first timeouts are seen, the breaker is open
-# /healthz: the 100 ms. Its own thread per worker (settings/workers.py) answers it
+# /healthz: the 100 ms. Its own thread per worker (serving/workers.py) answers it
 # whatever the database threads wait for. The prober is a process of its own, but shares the
 # 2 cores with the workers, 16 load threads and the fault proxy (and, on the development
 # machine, other people's runs): the 100 ms bounds the p99, and a lone probe may take 250 ms.

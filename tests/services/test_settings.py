@@ -6,8 +6,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
+from extensions.database import GuardedPool
 from factory import create_app
-from settings import DEFAULT_SECRET_KEY, ConfigError
+from settings import DEFAULT_SECRET_KEY, ConfigError, load
+from settings.derived import DERIVED
 
 ROOT = Path(__file__).resolve().parents[2]
 SQLITE = "sqlite://"
@@ -40,6 +42,7 @@ def test_default_database_is_sqlite_in_instance_folder(monkeypatch):
     url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
     assert url.get_backend_name() == "sqlite"
     assert url.database == os.path.join(app.instance_path, "wdapi.sqlite3")
+    assert os.path.isdir(app.instance_path)  # created by the database extension
 
 
 def test_settings_file_from_envvar(monkeypatch, tmp_path):
@@ -107,6 +110,23 @@ def test_pool_options_reach_the_engine(monkeypatch, tmp_path):
 
         pool = db.engine.pool
         assert (pool.size(), pool._max_overflow, pool._timeout) == (10, 2, 10)
+
+
+def test_the_breaker_joins_the_engine_and_the_config_stays_as_loaded(tmp_path):
+    config = {
+        "ENV_NAME": "test",
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/b.db",
+        "DB_CONNECTION_SLOTS": 2,
+    }
+    app = create_app(config)
+    assert "poolclass" not in app.config["SQLALCHEMY_ENGINE_OPTIONS"]
+    loaded = load(config, root_path=app.root_path, instance_path=app.instance_path)
+    assert {key: app.config[key] for key in DERIVED} == {key: loaded[key] for key in DERIVED}
+    with app.app_context():
+        from extensions import db
+
+        assert isinstance(db.engine.pool, GuardedPool)
+        assert db.breaker is db.engine.pool.breaker and db.breaker.slots == 2
 
 
 def test_plain_env_vars_reach_the_app_config(monkeypatch):

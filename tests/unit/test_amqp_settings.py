@@ -3,34 +3,41 @@
 import pytest
 
 from core.errors import InvalidInput
-from extensions.amqp import amqp_url, connection_parameters
+from extensions.amqp import connection_parameters
 from services.rabbitmq import check_name
-from settings import defaults
+from settings import defaults, load
 
 BASE = defaults()
+TEST = {"ENV_NAME": "test"}
 
 
 def test_default_url_is_local_guest():
-    assert amqp_url(BASE) == "amqp://guest:guest@127.0.0.1:5672/%2F"
+    assert load(TEST)["AMQP_URL"] == "amqp://guest:guest@127.0.0.1:5672/%2F"
 
 
 def test_url_is_built_from_the_tutorials_rabbit_settings_with_quoting():
-    config = {
-        **BASE,
-        "RABBIT_USER": "wd",
-        "RABBIT_PASSWORD": "p@ss/:",
-        "RABBIT_HOST": "localhost",
-        "RABBIT_PORT": "5673",
-    }
-    assert amqp_url(config) == "amqp://wd:p%40ss%2F%3A@localhost:5673/%2F"
+    config = load(
+        {
+            **TEST,
+            "RABBIT_USER": "wd",
+            "RABBIT_PASSWORD": "p@ss/:",
+            "RABBIT_HOST": "localhost",
+            "RABBIT_PORT": "5673",
+        }
+    )
+    assert config["AMQP_URL"] == "amqp://wd:p%40ss%2F%3A@localhost:5673/%2F"
     params = connection_parameters(config)
     assert (params.host, params.port, params.credentials.password) == ("localhost", 5673, "p@ss/:")
 
 
 def test_amqp_url_wins_over_rabbit_settings():
-    config = {**BASE, "AMQP_URL": "amqp://u:p@127.0.0.1:5999/vh", "RABBIT_HOST": "elsewhere"}
+    config = load({**TEST, "AMQP_URL": "amqp://u:p@127.0.0.1:5999/vh", "RABBIT_HOST": "elsewhere"})
     params = connection_parameters(config)
     assert (params.host, params.port, params.virtual_host) == ("127.0.0.1", 5999, "vh")
+
+
+def test_no_amqp_url_and_no_rabbit_host_disables_rabbitmq():
+    assert load({**TEST, "RABBIT_HOST": ""})["AMQP_URL"] == ""
 
 
 def test_parameters_carry_heartbeat_and_timeouts_from_settings():

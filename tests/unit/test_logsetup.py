@@ -99,9 +99,10 @@ def test_lean_access_atoms_give_gunicorn_s_own_line():
 
     from gunicorn.glogging import Logger, SafeAtoms
 
-    from settings.logs import ACCESS_REQUEST_ID, GunicornLogger
+    from serving.logger import ACCESS_LOG_FORMAT, GunicornLogger
+    from settings.logs import ACCESS_REQUEST_ID
 
-    fmt = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(f)s" "%(a)s"'
+    fmt = ACCESS_LOG_FORMAT  # the shipped format (gunicorn.conf.py)
     cfg = _gunicorn_config(fmt)
     environ = {
         "REMOTE_ADDR": "10.0.0.7",

@@ -8,6 +8,7 @@ import pytest
 
 from settings import CONFIGS, ConfigError, TestingConfig, defaults, load, reference
 from settings.declaration import BY_KEY
+from settings.derived import DERIVED
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST = {"ENV_NAME": "test"}
@@ -85,8 +86,55 @@ def test_values_are_typed_whatever_the_layer(monkeypatch, tmp_path):
 def test_defaults_parse_as_declared():
     parsed = load(TEST)
     for key, default in defaults().items():
-        if key not in vars(TestingConfig):  # the config class sets its own
+        if key not in vars(TestingConfig) and key not in DERIVED:  # set by the class, or computed
             assert parsed[key] == default, key
+
+
+@pytest.mark.parametrize(
+    ("env", "slots"),
+    [
+        ({}, 3),  # GUNICORN_THREADS 4: one thread never waits for the database
+        ({"GUNICORN_THREADS": "8"}, 7),
+        ({"GUNICORN_THREADS": "1"}, 0),  # one thread: no cap
+        ({"DB_CONNECTION_SLOTS": "5"}, 5),  # an explicit value wins
+        ({"DB_CONNECTION_SLOTS": "0"}, 0),
+        ({"DB_CONNECTION_SLOTS": ""}, 3),  # empty: unset
+    ],
+)
+def test_connection_slots_follow_the_threads_unless_set(monkeypatch, env, slots):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert load({"ENV_NAME": "prod"})["DB_CONNECTION_SLOTS"] == slots
+
+
+def test_tests_run_without_connection_slots(monkeypatch):
+    monkeypatch.setenv("GUNICORN_THREADS", "4")
+    assert load(TEST)["DB_CONNECTION_SLOTS"] == 0
+
+
+def test_the_default_database_is_in_the_instance_folder_and_engine_options_are_derived(tmp_path):
+    config = load(TEST, root_path=str(tmp_path), instance_path=str(tmp_path / "inst"))
+    assert config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'inst' / 'wdapi.sqlite3'}"
+    assert config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_size"] == config["DB_POOL_SIZE"]
+    assert not (tmp_path / "inst").exists()  # the loader computes; the database extension creates
+    # Unset, Flask's instance folder of an app that is not an installed package.
+    default = load(TEST, root_path=str(tmp_path))["SQLALCHEMY_DATABASE_URI"]
+    assert default == f"sqlite:///{tmp_path / 'instance' / 'wdapi.sqlite3'}"
+
+
+def test_explicit_engine_options_are_applied_last():
+    config = load(
+        {
+            **TEST,
+            "SQLALCHEMY_DATABASE_URI": "sqlite:////tmp/x.db",
+            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 1},
+        }
+    )
+    assert config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_size"] == 1
+    assert config["SQLALCHEMY_ENGINE_OPTIONS"]["max_overflow"] == config["DB_MAX_OVERFLOW"]
+    assert (
+        "pool_size" not in load({**TEST, "SQLALCHEMY_DATABASE_URI": "sqlite://"})["SQLALCHEMY_ENGINE_OPTIONS"]
+    )
 
 
 def test_no_removed_setting_is_declared():

@@ -1,8 +1,8 @@
-"""Which requests the worker's loop sends to the /healthz thread (settings/workers.py)."""
+"""Which requests the worker's loop sends to the /healthz thread (serving/workers.py)."""
 
 import pytest
 
-from settings.workers import is_health_head
+from serving.workers import is_health_head
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,13 @@ other threads wait for. A connection that has sent nothing yet waits on the loop
 (gthread's own "pending" list) instead of in a thread, so its request is peeked at too.
 
 At stop, idle kept-alive connections keep their timeout (``_cap_keepalive``).
+
+Proved by tests/e2e/test_gunicorn.py::test_healthz_answers_while_every_thread_is_busy and
+tests/e2e/test_dependency_faults.py::test_healthz_answers_while_a_black_holed_database_holds_the_threads
+(the health thread), tests/e2e/test_front_door.py::test_fifty_slow_clients_do_not_delay_other_requests
+(silent connections on the poller),
+tests/e2e/test_restarts.py::test_rolling_restart_behind_nginx_fails_no_request (the kept
+keep-alive timeout at stop); tests/unit/test_workers.py for the peek's rule.
 """
 
 from __future__ import annotations
