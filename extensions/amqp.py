@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import TypeVar
-from urllib.parse import quote
 
 import pika
 from flask import Flask, current_app
@@ -36,6 +35,7 @@ from pika.exceptions import (
 )
 
 from core.errors import Conflict, DomainError, NotFound, Unavailable
+from settings import amqp_url  # one URL for the app and the production checks
 
 log = logging.getLogger(__name__)
 
@@ -49,18 +49,6 @@ REFUSALS: dict[int, type[DomainError]] = {
     405: Conflict,  # RESOURCE_LOCKED: an exclusive queue of another connection
     406: Conflict,  # PRECONDITION_FAILED: e.g. inequivalent queue arguments
 }
-
-
-def amqp_url(config: Mapping) -> str:
-    """``AMQP_URL`` if set, else a URL from the ``RABBIT_*`` settings (default vhost);
-    empty when both ``AMQP_URL`` and ``RABBIT_HOST`` are: RabbitMQ is disabled."""
-    if config.get("AMQP_URL"):
-        return config["AMQP_URL"]
-    if not config.get("RABBIT_HOST"):
-        return ""
-    user = quote(str(config["RABBIT_USER"]), safe="")
-    password = quote(str(config["RABBIT_PASSWORD"]), safe="")
-    return f"amqp://{user}:{password}@{config['RABBIT_HOST']}:{config['RABBIT_PORT']}/%2F"
 
 
 def connection_parameters(config: Mapping) -> pika.URLParameters:

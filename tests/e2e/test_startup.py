@@ -40,7 +40,7 @@ def test_production_with_debug_from_env_exits_non_zero():
 
 
 def _run(*command: str) -> subprocess.CompletedProcess:
-    env = clean_env(DATABASE_URL="sqlite://")
+    env = clean_env(APP_ENV="test", DATABASE_URL="sqlite://")
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
 
 
