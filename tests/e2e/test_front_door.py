@@ -148,7 +148,7 @@ def timed_reads(port: int, record_id: str, threads: int = 4, per_thread: int = 3
         mine = []
         for _ in range(per_thread):
             started = time.perf_counter()
-            conn.request("GET", f"{URL}/{record_id}")
+            conn.request("GET", f"{URL}/{record_id}", headers={"X-API-Key": API_KEY})  # production: reads too
             response = conn.getresponse()
             response.read()
             assert response.status == 200
