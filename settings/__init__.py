@@ -32,6 +32,7 @@ __all__ = [
     "load",
     "load_config",
     "defaults",
+    "is_loopback",
     "or_refuse",
 ]
 

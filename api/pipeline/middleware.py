@@ -63,9 +63,9 @@ class ForwardedWithoutProxies:
                 first, self.warned = not self.warned, True
             if first:
                 log.warning(
-                    "a request from %s carries X-Forwarded-For but TRUSTED_PROXIES=0: behind a proxy"
-                    " every client has its address (one rate-limit bucket for all); set TRUSTED_PROXIES"
-                    " to the number of proxies in front of the app",
+                    "a request from %s carries X-Forwarded-For but TRUSTED_PROXIES=0: every client"
+                    " behind a proxy gets the proxy's address (one rate-limit bucket for all); set"
+                    " TRUSTED_PROXIES to the number of proxies in front of the app",
                     environ.get("REMOTE_ADDR"),
                 )
         return self.wsgi_app(environ, start_response)
