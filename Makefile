@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 BIND   ?= 127.0.0.1:8000
+PORT   ?= 5000
 SPEC   ?= swagger.json
 OPENAPI ?= openapi.json
 export FLASK_APP := run
@@ -19,11 +20,15 @@ $(VENV)/.installed: requirements.lock requirements-dev.lock
 
 install: $(VENV)/.installed ## the virtualenv with pinned dependencies
 
+# An unset APP_ENV means prod (settings.config_class); the targets that build the app for
+# development say dev themselves, unless the caller chose an APP_ENV.
+run serve migrate: export APP_ENV ?= dev
+
 migrate: install ## apply database migrations (DATABASE_URL, default SQLite in instance/)
 	$(BIN)/flask db upgrade
 
-run: migrate ## development server on 127.0.0.1:5000
-	$(BIN)/flask run --host 127.0.0.1 --port 5000
+run: migrate ## development server on 127.0.0.1:$(PORT) (default 5000)
+	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
 
 serve: migrate ## gunicorn with gunicorn.conf.py on $(BIND), and the outbox relay beside it
 	@# The relay stops with serve: killed on exit, and it exits itself if this shell dies.

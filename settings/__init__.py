@@ -10,18 +10,32 @@ are computed last, here, so no extension rewrites one and nothing writes one to 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import flask
+import pika
 from environs import Env, EnvValidationError
+from gunicorn.util import parse_address
+from redis.connection import parse_url
 
 from settings.declaration import CUSTOM_PARSERS, DEFAULT_SECRET_KEY, EMPTY_MEANS_DEFAULT, SETTINGS
-from settings.derived import derive
+from settings.derived import amqp_url, derive
 
-__all__ = ["DEFAULT_SECRET_KEY", "ConfigError", "Config", "load", "load_config", "defaults", "or_refuse"]
+__all__ = [
+    "DEFAULT_SECRET_KEY",
+    "ConfigError",
+    "Config",
+    "amqp_url",
+    "load",
+    "load_config",
+    "defaults",
+    "is_loopback",
+    "or_refuse",
+]
 
 T = TypeVar("T")
 # gunicorn's APP_LOAD_ERROR: its master halts instead of booting workers that refuse to
@@ -86,8 +100,9 @@ def defaults() -> dict[str, Any]:
 
 
 def config_class(name: str | None = None) -> type[Config]:
-    """Return the config class for ``name`` (default ``APP_ENV``, then ``dev``)."""
-    name = name or os.environ.get("APP_ENV") or "dev"
+    """Return the config class for ``name`` (default ``APP_ENV``, then ``prod``: whatever
+    serves without saying otherwise gets production's checks; the Makefile's dev targets say dev)."""
+    name = name or os.environ.get("APP_ENV") or "prod"
     try:
         return CONFIGS[name]
     except KeyError:
@@ -165,13 +180,15 @@ def load(
     values = {**layers, **overrides, **parse(layers, os.environ, overrides)}
     values["API_KEYS"] = api_keys(values)
     values.update(derive(values, instance_path or os.path.join(root_path, "instance")))
+    # Here rather than in the factory: gunicorn's master reads this too, and refuses
+    # once, before it binds or forks a worker.
+    check_production(values)
     return values
 
 
 def load_config(app: flask.Flask, config: str | type | Mapping | None = None) -> None:
-    """Put the layered, parsed configuration on ``app.config`` and refuse unsafe production."""
+    """Put the layered, parsed configuration on ``app.config``; unsafe production is refused."""
     app.config.update(load(config, root_path=app.root_path, instance_path=app.instance_path))
-    check_production(app.config)
 
 
 def api_keys(values: Mapping[str, Any]) -> tuple[str, ...]:
@@ -203,3 +220,79 @@ def check_production(config: Mapping) -> None:
             "set API_KEYS or API_KEYS_FILE in production (APP_ENV=prod),"
             " or API_AUTH_DISABLED=true to run without API-key auth"
         )
+    check_broker_credentials(config)
+    check_redis_password(config)
+    check_proxy_bind(config)
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether ``host`` names this machine over loopback: 127.0.0.0/8, ::1 or localhost."""
+    if not host:
+        return False  # "" binds every interface
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve anywhere
+
+
+def check_broker_credentials(config: Mapping) -> None:
+    """RabbitMQ's ``guest`` account is refused for a broker on another host: it is the
+    account every installation has (and RabbitMQ lets it in over loopback only)."""
+    url = amqp_url(config)
+    if not url:
+        return
+    # The loader resolved AMQP_URL already: name the setting the operator wrote.
+    variable = "RABBIT_USER" if url == amqp_url({**config, "AMQP_URL": None}) else "AMQP_URL"
+    try:
+        params = pika.URLParameters(url)
+    except ValueError as err:
+        raise ConfigError(f"{variable}: not an AMQP URL: {err}") from None
+    user = getattr(params.credentials, "username", None)
+    if user == "guest" and not is_loopback(params.host):
+        raise ConfigError(
+            f"{variable} logs in to RabbitMQ at {params.host!r} as guest in production (APP_ENV=prod):"
+            " give the app a user of its own (RABBIT_USER and RABBIT_PASSWORD, or AMQP_URL)"
+        )
+
+
+def check_redis_password(config: Mapping) -> None:
+    """A Redis on another host without a password is open to anyone who reaches it."""
+    url = config.get("REDIS_URL")
+    if not url or config.get("REDIS_PASSWORD"):
+        return
+    try:
+        options = parse_url(url)
+    except ValueError:
+        return  # extensions.redis_store refuses it, naming REDIS_URL
+    if "path" in options:
+        return  # a Unix socket: this machine only
+    host = options.get("host") or "localhost"  # redis-py's default
+    if not options.get("password") and not is_loopback(host):
+        raise ConfigError(
+            f"REDIS_URL points at Redis on {host!r} without a password in production (APP_ENV=prod):"
+            " set REDIS_PASSWORD (or put it in REDIS_URL)"
+        )
+
+
+def check_proxy_bind(config: Mapping) -> None:
+    """TRUSTED_PROXIES believes X-Forwarded-For; a client that reaches gunicorn directly
+    would write that header itself (its address, hence its rate-limit bucket)."""
+    if not config.get("TRUSTED_PROXIES") or config.get("BIND_PROXY_ONLY"):
+        return
+    for address in config.get("BIND") or ():
+        try:
+            parsed = parse_address(address)
+        except RuntimeError:
+            parsed = None  # gunicorn refuses it itself
+        if isinstance(parsed, str):
+            continue  # a Unix socket: reached by whoever may open the file
+        host = parsed[0] if isinstance(parsed, tuple) else None  # fd://: unknown
+        if not is_loopback(host):
+            raise ConfigError(
+                f"TRUSTED_PROXIES={config['TRUSTED_PROXIES']} with BIND={address!r} in production"
+                " (APP_ENV=prod): a client reaching gunicorn directly can forge X-Forwarded-For;"
+                " bind to loopback behind the proxy, or set BIND_PROXY_ONLY=true if only the proxy"
+                " can reach that address"
+            )

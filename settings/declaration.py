@@ -114,7 +114,7 @@ def _rate_limits(value: str) -> None:
 
 SETTINGS: tuple[Setting, ...] = (
     # The app and its database; README "Configuration".
-    Setting("ENV_NAME", "choice", "dev", "which config class: dev, prod, test", ("APP_ENV",),
+    Setting("ENV_NAME", "choice", "prod", "which config class: dev, prod, test; unset: prod", ("APP_ENV",),
             OneOf(("dev", "prod", "test"))),
     Setting("SECRET_KEY", "str", DEFAULT_SECRET_KEY, "must be set in production"),
     Setting("DEBUG", "flag", False, "on in dev only; must be off in production"),
@@ -139,7 +139,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAX_CONTENT_LENGTH", "int", 1024 * 1024, "larger request bodies get 413", validate=_min(1)),
     # Redis; README "Redis". Timeouts well under a second: an outage costs milliseconds.
     Setting("REDIS_URL", "str", "redis://127.0.0.1:6379/0", "server and db number; empty: no Redis"),
-    Setting("REDIS_PASSWORD", "optional", None, "password, used when REDIS_URL carries none"),
+    Setting("REDIS_PASSWORD", "optional", None, "password, used when REDIS_URL carries none;"
+            " production needs one for a non-loopback host"),
     Setting("REDIS_MAX_CONNECTIONS", "int", 10, "connections per process", validate=_min(1)),
     Setting("REDIS_CONNECT_TIMEOUT", "float", 0.25, "seconds to open a connection", validate=_min(0.001)),
     Setting("REDIS_SOCKET_TIMEOUT", "float", 0.5, "seconds a command may wait", validate=_min(0.001)),
@@ -169,14 +170,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RATELIMIT_ENABLED", "flag", True, "limit /api/v1 requests per API key, else per address"),
     Setting("RATELIMIT_APPLICATION", "str", "600 per minute", "each caller's budget across /api/v1",
             validate=_rate_limits),
-    Setting("TRUSTED_PROXIES", "int", 0, "proxy hops whose X-Forwarded-* are believed", validate=_min(0)),
+    Setting("TRUSTED_PROXIES", "int", 0, "proxy hops whose X-Forwarded-* are believed; production"
+            " refuses it with a non-loopback BIND", validate=_min(0)),
+    Setting("BIND_PROXY_ONLY", "flag", False, "only the proxy can reach BIND: lets production run"
+            " TRUSTED_PROXIES on a non-loopback BIND"),
     # Concurrency; README "Concurrency, versions and conditional requests".
     Setting("IDEMPOTENCY_TTL", "int", 24 * 3600, "seconds a keyed request's first response is replayed",
             validate=_min(1)),
     Setting("REQUIRE_IF_MATCH", "flag", False, "PUT/PATCH/DELETE of a record without If-Match get 428"),
     # RabbitMQ; README "RabbitMQ". AMQP_URL wins; unset, it is built from RABBIT_*.
-    Setting("AMQP_URL", "optional", None, "broker URL; wins over RABBIT_*"),
-    Setting("RABBIT_USER", "str", "guest", "user, when AMQP_URL is unset"),
+    Setting("AMQP_URL", "optional", None, "broker URL; wins over RABBIT_*; production refuses guest"
+            " for a non-loopback broker"),
+    Setting("RABBIT_USER", "str", "guest", "user, when AMQP_URL is unset; production refuses guest"
+            " for a non-loopback RABBIT_HOST"),
     Setting("RABBIT_PASSWORD", "str", "guest", "password, when AMQP_URL is unset"),
     Setting("RABBIT_HOST", "str", "127.0.0.1", "host, when AMQP_URL is unset; empty: no RabbitMQ"),
     Setting("RABBIT_PORT", "int", 5672, "port, when AMQP_URL is unset", validate=Range(1, 65535)),

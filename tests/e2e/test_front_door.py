@@ -88,6 +88,24 @@ def test_the_app_believes_one_proxy_hop(tmp_path, sqlite_e2e_url, service_env):
         assert status == 200 and len(headers["X-Request-ID"]) == 32  # nginx's $request_id
 
 
+def test_metrics_are_served_on_the_internal_listener_only(tmp_path, sqlite_e2e_url, service_env):
+    env = production_env(sqlite_e2e_url, **service_env)
+    with Gunicorn(tmp_path, env) as app, Nginx(tmp_path / "nginx", upstreams=[app.port]) as nginx:
+        # The public listener: 404 as problem+json, however the path is spelled.
+        assert_nginx_problem(*request(nginx.port, "GET", "/metrics"), 404)
+        for path in ("/metrics?format=text", "//metrics", "/%6Detrics", "/metrics/", "/./metrics"):
+            status, _, body = request(nginx.port, "GET", path)
+            assert status == 404 and b"wdapi_requests_total" not in body, path
+        # The internal listener (Prometheus): the app's metrics, and nothing else.
+        status, headers, body = request(nginx.metrics_port, "GET", "/metrics")
+        assert status == 200 and headers["Content-Type"].startswith("text/plain")
+        assert b"wdapi_requests_total" in body
+        status, headers, _ = request(nginx.metrics_port, "GET", f"{URL}?per_page=1")
+        assert status == 404 and headers["Content-Type"] == "application/problem+json"
+        # The API still answers on the public listener.
+        assert request(nginx.port, "GET", f"{URL}?per_page=1")[0] == 200
+
+
 class SlowBody:
     """A client that sends its headers and 5 of 100 body bytes, then one byte every second."""
 

@@ -23,8 +23,15 @@ def app_env_names(environ=None) -> set[str]:
     return {name for name in environ if name in declared or name.startswith(PREFIXES)}
 
 
+# make hands its command-line variables to a sub-make through these: under
+# ``make test APP_ENV=prod`` a test's own ``make run`` would see APP_ENV=prod.
+MAKE_NAMES = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")
+
+
 def clean_env(**extra: str) -> dict[str, str]:
-    """An explicit environment for a subprocess: this one without the app's variables, plus ``extra``.
-    Rate limits are off unless ``extra`` turns them on: load tests send far more than a client would."""
-    env = {k: v for k, v in os.environ.items() if k not in app_env_names()}
+    """An explicit environment for a subprocess: this one without the app's variables (nor make's),
+    plus ``extra``. Rate limits are off unless ``extra`` turns them on: load tests send far more
+    than a client would."""
+    scrubbed = app_env_names().union(MAKE_NAMES)
+    env = {k: v for k, v in os.environ.items() if k not in scrubbed}
     return {**env, "RATELIMIT_ENABLED": "false", **extra}

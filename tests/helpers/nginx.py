@@ -29,13 +29,14 @@ def nginx_binary() -> str | None:
     )
 
 
-def render(prefix: Path, *, listen: int, upstreams: list[int]) -> Path:
+def render(prefix: Path, *, listen: int, metrics_listen: int, upstreams: list[int]) -> Path:
     """Write conf/nginx.conf and conf/wdapi.conf under ``prefix``; return the main file."""
     conf = prefix / "conf"
     conf.mkdir(parents=True, exist_ok=True)
     (prefix / "temp").mkdir(exist_ok=True)
     values = {
         "WDAPI_LISTEN": f"127.0.0.1:{listen}",
+        "WDAPI_METRICS_LISTEN": f"127.0.0.1:{metrics_listen}",
         "WDAPI_UPSTREAM_SERVERS": " ".join(
             f"server 127.0.0.1:{port} {SERVER_PARAMETERS};" for port in upstreams
         ),
@@ -57,8 +58,11 @@ class Nginx:
             raise RuntimeError("nginx is not installed (make test installs it: see Makefile)")
         self.prefix = Path(prefix)
         self.port = free_port()
+        self.metrics_port = free_port()  # the internal listener (Prometheus)
         self.upstreams = upstreams
-        self.config = render(self.prefix, listen=self.port, upstreams=upstreams)
+        self.config = render(
+            self.prefix, listen=self.port, metrics_listen=self.metrics_port, upstreams=upstreams
+        )
         self.log_path = self.prefix / "nginx.out"
         self.proc: subprocess.Popen | None = None
 

@@ -15,7 +15,22 @@ ROOT = Path(__file__).resolve().parents[2]
 SQLITE = "sqlite://"
 
 
-def test_default_is_development_with_sql_echo(monkeypatch, tmp_path):
+def test_an_unset_app_env_is_production_and_refuses_without_its_settings(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", SQLITE)
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        create_app()
+    monkeypatch.setenv("SECRET_KEY", "s3cret")
+    with pytest.raises(ConfigError, match="API_KEYS"):
+        create_app()
+    monkeypatch.setenv("API_KEYS", "k" * 20)
+    app = create_app()
+    assert app.config["ENV_NAME"] == "prod"
+    assert (app.debug, app.testing, app.config["SQLALCHEMY_ECHO"]) == (False, False, False)
+    assert (app.config["API_READ_AUTH"], app.config["DEMOS_ENABLED"]) == (True, False)
+
+
+def test_dev_is_development_with_sql_echo(monkeypatch):
+    monkeypatch.setenv("APP_ENV", "dev")
     monkeypatch.setenv("DATABASE_URL", SQLITE)
     app = create_app()
     assert app.config["ENV_NAME"] == "dev"

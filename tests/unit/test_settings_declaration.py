@@ -104,7 +104,7 @@ def test_defaults_parse_as_declared():
 def test_connection_slots_follow_the_threads_unless_set(monkeypatch, env, slots):
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    assert load({"ENV_NAME": "prod"})["DB_CONNECTION_SLOTS"] == slots
+    assert load({"ENV_NAME": "dev"})["DB_CONNECTION_SLOTS"] == slots
 
 
 def test_tests_run_without_connection_slots(monkeypatch):
