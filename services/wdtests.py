@@ -18,7 +18,7 @@ from core.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from extensions import database, db
 from models import Wdtest
 from models.base import column_values
-from models.types import jsonable
+from models.types import UTCDateTime, jsonable
 from services import cache, idempotency_keys, outbox
 
 
@@ -270,7 +270,7 @@ def _decode(encoded: str) -> SimpleNamespace | None:
     if values is None:
         return None
     for column in TABLE.c:
-        if column.type.python_type is datetime and values[column.key] is not None:
+        if isinstance(column.type, UTCDateTime) and values[column.key] is not None:
             values[column.key] = datetime.fromisoformat(values[column.key])
     return _result(values)
 
