@@ -381,7 +381,7 @@ WRITE_ATTEMPTS = 4
 RETRY_BACKOFF = 0.02  # seconds, doubled per attempt, full jitter: racers do not meet again
 
 
-class RetryTransaction(Exception):  # noqa: N818  (a signal, not an error)
+class RetryTransaction(Exception):
     """Raised by a transaction's work: roll back and run it again (e.g. a racing insert of
     the same key, whose outcome the next attempt reads)."""
 

@@ -232,4 +232,5 @@ def test_print_figures():
     """Not a check: the race figures of this run, for the issue's note (``-s``)."""
     for name, counts in sorted(FIGURES.items()):
         print(f"{name}: {dict(sorted(counts.items()))}")
+    print(f"write transactions run again in this process, by reason: {retries()}")
     assert all(not any(str(k).endswith("500") for k in counts) for counts in FIGURES.values())
