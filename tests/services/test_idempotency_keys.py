@@ -72,3 +72,8 @@ def test_expired_keys_are_freed_and_purged(app_ctx):
         wdtests.delete(wdtest_id="e2")
     assert request.replayed  # the live key still answers: nothing deleted
     assert wdtests.get(wdtest_id="e2").name == "x"
+
+
+def test_the_purge_command(app):
+    result = app.test_cli_runner().invoke(args=["idempotency", "purge"])
+    assert result.exit_code == 0 and result.output == "deleted 0 expired keys\n"
