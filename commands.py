@@ -1,4 +1,5 @@
-"""CLI commands (``flask --app run ...``): ``outbox relay``, ``outbox status``, ``outbox purge``."""
+"""CLI commands (``flask --app run ...``): ``outbox relay``, ``outbox status``, ``outbox purge``,
+``idempotency purge``."""
 
 from __future__ import annotations
 
@@ -15,11 +16,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core.errors import DomainError
 from extensions import amqp, db, metrics
-from services import outbox
+from services import idempotency_keys, outbox
 
 log = logging.getLogger(__name__)
 
 outbox_cli = AppGroup("outbox", help="The outbox of Wdtest events and its relay to RabbitMQ.")
+idempotency_cli = AppGroup("idempotency", help="The Idempotency-Key rows written with each keyed write.")
 
 # Seconds between attempts while the broker or database is down. Capped low so events
 # flow again within about a second of the broker's return; one connection attempt a
@@ -30,6 +32,7 @@ WARN_INTERVAL = 60.0
 
 def register_commands(app: Flask) -> None:
     app.cli.add_command(outbox_cli)
+    app.cli.add_command(idempotency_cli)
 
 
 class _Stop:
@@ -132,3 +135,9 @@ def status_command() -> None:
 def purge_command(days: int) -> None:
     """Delete events sent more than --days ago."""
     click.echo(f"deleted {outbox.delete_sent(older_than=timedelta(days=days))} sent events")
+
+
+@idempotency_cli.command("purge")
+def idempotency_purge_command() -> None:
+    """Delete keys older than IDEMPOTENCY_TTL (a retry after that runs as a new request)."""
+    click.echo(f"deleted {idempotency_keys.delete_expired()} expired keys")

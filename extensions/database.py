@@ -14,20 +14,25 @@ from __future__ import annotations
 import logging
 import math
 import os
+import random
 import threading
 import time
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from flask import Flask, current_app
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError, OperationalError, SQLAlchemyError
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.pool import QueuePool
 
 from core.errors import Unavailable
+from extensions.metrics import DB_WRITE_RETRIES
 
 # What a database that cannot be reached raises: a refused or lost connection, an empty pool.
 CONNECTION_ERRORS: tuple[type[Exception], ...] = (OperationalError, DisconnectionError, PoolTimeout)
@@ -340,3 +345,102 @@ class Database(SQLAlchemy):
                 conn.execute(text("SELECT 1"))
 
         return ping
+
+
+# --- Write transactions: run again as a whole when that is safe -------------------------
+
+T = TypeVar("T")
+# MySQL/MariaDB: a deadlock victim, and on Galera a transaction that failed certification
+# (a conflicting write committed on another node), at any statement or at COMMIT.
+DEADLOCK = 1213
+WRITE_ATTEMPTS = 4
+RETRY_BACKOFF = 0.02  # seconds, doubled per attempt, full jitter: racers do not meet again
+
+
+class RetryTransaction(Exception):
+    """Raised by a transaction's work: roll back and run it again (e.g. a racing insert of
+    the same key, whose outcome the next attempt reads)."""
+
+
+def _retry_reason(err: BaseException, committing: bool) -> str | None:
+    """Why running the transaction again is safe, or None when it is not."""
+    if isinstance(err, RetryTransaction):
+        return "asked"
+    if isinstance(err, StaleDataError):  # the version compare-and-set matched no row
+        return "version"
+    if isinstance(err, DBAPIError):
+        code = err.orig.args[0] if err.orig is not None and err.orig.args else None
+        if code == DEADLOCK:  # rolled back by the server, COMMIT included
+            return "deadlock"
+        # Lost before COMMIT was sent: the server rolls the transaction back. Lost during
+        # COMMIT: the outcome is unknown, so never run it again here.
+        if err.connection_invalidated and not committing:
+            return "connection"
+    return None
+
+
+def _rollback(session: Session | scoped_session) -> None:
+    try:
+        session.rollback()
+    except SQLAlchemyError:  # the connection is gone; SQLAlchemy has invalidated it
+        session.close()
+
+
+def transaction(work: Callable[[], T], *, session: Session | scoped_session, after: Callable[[], None]) -> T:
+    """``work()`` then COMMIT, as one transaction; run again as a whole (WRITE_ATTEMPTS in
+    all, with jitter) after a deadlock or certification failure, a stale version, or a
+    connection lost before COMMIT. ``after()`` runs on every path out once COMMIT was
+    sent, also when its answer was lost (the outcome unknown). Raises what ``work`` raises,
+    and the last error when the attempts run out or a retry is not safe."""
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        committing = False
+        try:
+            result = work()
+            session.flush()  # a failure here is before COMMIT: safe to run again
+            committing = True
+            session.commit()
+            return result
+        except Exception as err:
+            _rollback(session)
+            reason = _retry_reason(err, committing)
+            if reason is None or attempt == WRITE_ATTEMPTS:
+                if reason is not None:
+                    log.warning("write transaction gave up after %d attempts: %s", attempt, reason)
+                raise
+            DB_WRITE_RETRIES.labels(reason).inc()
+            log.info("write transaction retried (attempt %d failed: %s)", attempt, reason)
+            time.sleep(random.uniform(0, RETRY_BACKOFF * 2 ** (attempt - 1)))
+        finally:
+            if committing:
+                after()
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
+# --- Reads that must see every commit the cluster acknowledged ---------------------------
+
+SYNC_WAIT_KNOWN = "wdapi.has_sync_wait"
+
+
+def _has_sync_wait(conn: Connection) -> bool:
+    # Only servers built with wsrep (MariaDB's are, Galera on or off) know the variable.
+    info = conn.connection.info
+    if SYNC_WAIT_KNOWN not in info:
+        found = conn.exec_driver_sql("SHOW VARIABLES LIKE 'wsrep_sync_wait'").first()
+        info[SYNC_WAIT_KNOWN] = found is not None
+    return bool(info[SYNC_WAIT_KNOWN])
+
+
+@contextmanager
+def synced_connection(engine: Engine, sync_wait: int) -> Iterator[Connection]:
+    """A pooled connection whose reads first wait for this node to apply every write set the
+    cluster ordered before them (Galera's ``wsrep_sync_wait``; 0 or no wsrep: a plain one).
+    The session value is reset before the connection goes back to the pool."""
+    with engine.connect() as conn:
+        if not sync_wait or engine.dialect.name != "mysql" or not _has_sync_wait(conn):
+            yield conn
+            return
+        conn.exec_driver_sql(f"SET SESSION wsrep_sync_wait = {int(sync_wait)}")
+        try:
+            yield conn
+        finally:
+            conn.exec_driver_sql("SET SESSION wsrep_sync_wait = DEFAULT")

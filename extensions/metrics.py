@@ -41,6 +41,8 @@ DB_BREAKER = Gauge(
     multiprocess_mode="livemax",
 )
 CACHE = Counter("wdapi_cache_lookups", "Record cache lookups", ["result"])  # hit / miss
+# Write transactions run again: deadlock (certification), version, connection, asked.
+DB_WRITE_RETRIES = Counter("wdapi_db_write_retries", "Write transactions run again, by reason", ["reason"])
 RELAY_PUBLISHED = Counter("wdapi_outbox_relay_published", "Events the relay published")
 RELAY_FAILED = Counter("wdapi_outbox_relay_failures", "Relay attempts that failed (broker or database)")
 

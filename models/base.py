@@ -1,6 +1,8 @@
 """The declarative base of every model: ``db.Model``, spelled so a type checker can follow it."""
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import inspect
 
 from extensions import db
 
@@ -12,3 +14,9 @@ if TYPE_CHECKING:
 
 else:
     Model = db.Model
+
+
+def column_values(obj: Any) -> dict[str, Any]:
+    """A mapped object's column values as a plain dict: still readable after the commit,
+    and after another request deleted the row (responses and events are built from it)."""
+    return {attr.key: getattr(obj, attr.key) for attr in inspect(obj).mapper.column_attrs}

@@ -29,3 +29,8 @@ class UTCDateTime(TypeDecorator):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def jsonable(value):
+    """A column value as JSON shows it: datetimes as ISO 8601 with their offset."""
+    return value.isoformat() if isinstance(value, datetime) else value

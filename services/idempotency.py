@@ -81,10 +81,14 @@ def _check_key(key: str) -> None:
         raise InvalidInput(f"Invalid Idempotency-Key: {message}", {"Idempotency-Key": [message]})
 
 
+def caller_hash(caller: str) -> str:
+    """Whose keys: a hash of the caller's API key (never stored in clear)."""
+    return hashlib.sha256(caller.encode()).hexdigest()[:32]
+
+
 def _entry(key: str, caller: str) -> str:
     # Keys are per caller: one client can neither replay nor block another's responses.
-    who = hashlib.sha256(caller.encode()).hexdigest()[:32]
-    return redis_store.state.key("idem", who, key)
+    return redis_store.state.key("idem", caller_hash(caller), key)
 
 
 def begin(*, key: str, caller: str, fingerprint: str) -> Claim | StoredResponse:
@@ -134,7 +138,9 @@ def complete(*, claim: Claim, status: int, headers: Mapping[str, str], body: byt
 
 
 def release(*, claim: Claim) -> None:
-    """Free the key after a failed first request (nothing was written), so a retry runs."""
+    """Free the key after a failed first request, so a retry runs. Safe also when the
+    outcome is unknown: the key's row in the database (``services.idempotency_keys``)
+    tells the retry whether the write committed."""
     try:
         _settle(claim, "", 0)
     except Unavailable:

@@ -19,25 +19,22 @@ from datetime import datetime, timedelta
 import pika
 from flask import current_app
 from pika.adapters.blocking_connection import BlockingChannel
-from sqlalchemy import CursorResult, delete, func, inspect, select, update
+from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from core.errors import DomainError
 from extensions import amqp, db
 from models import OutboxEvent
+from models.base import column_values
 from models.outbox import LAST_ERROR_MAX_LENGTH
-from models.types import utcnow
+from models.types import jsonable, utcnow
 
 SOURCE = "wdapi"
 
 
-def _jsonable(value):
-    return value.isoformat() if isinstance(value, datetime) else value
-
-
 def _snapshot(record) -> dict:
     """The record's columns as the API shows them (datetimes as ISO 8601 with offset)."""
-    return {attr.key: _jsonable(getattr(record, attr.key)) for attr in inspect(record).mapper.column_attrs}
+    return {key: jsonable(value) for key, value in column_values(record).items()}
 
 
 def envelope(*, event_type: str, record, version: int | None = None) -> dict:
@@ -60,7 +57,8 @@ def envelope(*, event_type: str, record, version: int | None = None) -> dict:
 
 def add(*, event_type: str, record, version: int | None = None) -> OutboxEvent:
     """Add an event about ``record`` to the current transaction; the caller commits, holding
-    the record's row lock, so a record's events get ids in the order of its versions.
+    the record's row lock (its UPDATE or DELETE takes it), so a record's events get ids in
+    the order of its versions.
 
     Flushes first so generated values (id, timestamps, version) are in the event; a flush
     error (IntegrityError) propagates to the caller as its commit's would."""

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import Row, and_, bindparam, func, inspect, or_, select, text
+from flask import current_app
+from sqlalchemy import Row, and_, bindparam, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 
 from core.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
-from extensions import db
+from extensions import database, db
 from models import Wdtest
-from services import cache, outbox
+from models.base import column_values
+from models.types import UTCDateTime, jsonable
+from services import cache, idempotency_keys, outbox
 
 
 class Render(Protocol):
@@ -62,7 +65,14 @@ COLUMNS = {"id": TABLE.c.id, "name": TABLE.c.name, "age": TABLE.c.age}
 CURSOR_SORTABLE = frozenset({"id", "name"})
 # Built once: SQLAlchemy caches its compiled form; only the bound id changes.
 BY_ID = select(*TABLE.c).where(TABLE.c.id == bindparam("wdtest_id"))
-WRITABLE = ("name", "age")
+# What a client may change: every column the database or the mapper does not manage
+# (the key, generated timestamps, the version), so a new column is writable at once.
+WRITABLE = tuple(
+    c.key
+    for c in TABLE.c
+    if not (c.primary_key or c.default is not None or c.onupdate is not None)
+    and c is not Wdtest.__mapper__.version_id_col
+)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -113,20 +123,49 @@ class Page:
         return None if self.total is None else -(-self.total // self.per_page)
 
 
+def _read_connection():
+    # Reads that refill the cache, or answer a client after its own write, must see every
+    # commit acknowledged anywhere in a Galera cluster (DB_SYNC_WAIT; 0: no wait).
+    return database.synced_connection(db.engine, current_app.config["DB_SYNC_WAIT"])
+
+
 def get(*, wdtest_id: str) -> Row:
     """Return one committed record (its column values). Raises NotFound."""
     # One statement on a pooled connection of its own, returned at once: no ORM session to
     # begin and, at teardown, to roll back and close (a quarter of a read's CPU).
-    with db.engine.connect() as conn:
+    with _read_connection() as conn:
         record = conn.execute(BY_ID, {"wdtest_id": wdtest_id}).one_or_none()
     if record is None:
         raise NotFound(f"No wdtest with id {wdtest_id!r}.")
     return record
 
 
-def get_rendered(*, wdtest_id: str, render: Render) -> tuple[bytes, bool]:
-    """One record as ``render`` makes it, read through the cache; (body, hit). Raises NotFound."""
-    return cache.read_through(CACHE_KIND, wdtest_id, lambda: render(get(wdtest_id=wdtest_id)), fmt=render)
+class EntryFormat:
+    """A cache entry's format: the renderer's, and the layout of what precedes the body."""
+
+    def __init__(self, render_version: str):
+        self.version = f"{render_version}.2"  # .2: a line of metadata before the body
+
+
+class Rendered(NamedTuple):
+    """A record as ``render`` made it: the bytes, its revision (the ETag), from the cache?"""
+
+    body: bytes
+    revision: str
+    hit: bool
+
+
+def get_rendered(*, wdtest_id: str, render: Render) -> Rendered:
+    """One record as ``render`` makes it, read through the cache. Raises NotFound."""
+
+    def load() -> bytes:
+        record = get(wdtest_id=wdtest_id)
+        # The revision rides in the entry, before the body: a hit needs no parsing to find it.
+        return _revision_of(record).encode() + b"\n" + render(record)
+
+    entry, hit = cache.read_through(CACHE_KIND, wdtest_id, load, fmt=EntryFormat(render.version))
+    revision, _, body = entry.partition(b"\n")
+    return Rendered(body, revision.decode(), hit)
 
 
 def get_all(
@@ -162,7 +201,7 @@ def get_all(
         query = query.where(_after(order, key))
     # As get(): a connection of its own. Its one transaction gives the page and the count the
     # same snapshot. One more row than the page tells whether a next page exists.
-    with db.engine.connect() as conn:
+    with _read_connection() as conn:
         rows = conn.execute(query).all()
         total = None
         if include_total:
@@ -175,19 +214,31 @@ def get_all(
     return Page(items, None if after is not None else page, per_page, total, next_after)
 
 
-def get_all_cached(*, render: RenderPage, **query: Any) -> tuple[bytes, bool]:
-    """``render(get_all(**query))``, read through the cache; (body, hit)."""
+class RenderedPage(NamedTuple):
+    """A page as ``render`` made it: the bytes, the page without its items (numbers and
+    cursor, for the links), from the cache?"""
+
+    body: bytes
+    page: Page
+    hit: bool
+
+
+def get_all_cached(*, render: RenderPage, **query: Any) -> RenderedPage:
+    """``render(get_all(**query))``, read through the cache."""
     canonical = json.dumps(query, sort_keys=True, separators=(",", ":"))
     ident = hashlib.sha256(canonical.encode()).hexdigest()
-    return cache.read_through(
-        LIST_CACHE_KIND, ident, lambda: render(get_all(**query)), fmt=render, shared=True
-    )
 
+    def load() -> bytes:
+        page = get_all(**query)
+        # The page's numbers ride in the entry, before the body (one line of JSON).
+        numbers = [page.page, page.per_page, page.total, page.next_after]
+        return json.dumps(numbers, separators=(",", ":")).encode() + b"\n" + render(page)
 
-def snapshot(record: Wdtest) -> SimpleNamespace:
-    """The record's column values, detached from the session: still readable after the
-    commit, and after another request deleted the row."""
-    return SimpleNamespace(**{a.key: getattr(record, a.key) for a in inspect(record).mapper.column_attrs})
+    layout = EntryFormat(render.version)
+    entry, hit = cache.read_through(LIST_CACHE_KIND, ident, load, fmt=layout, shared=True)
+    numbers, _, body = entry.partition(b"\n")
+    number, per_page, total, next_after = json.loads(numbers)
+    return RenderedPage(body, Page((), number, per_page, total, next_after), hit)
 
 
 def revision(*, wdtest_id: str, version: int, created_at: datetime) -> str:
@@ -202,82 +253,151 @@ def _revision_of(record) -> str:
     return revision(wdtest_id=record.id, version=record.version, created_at=record.created_at)
 
 
+def _result(values: Mapping[str, Any]) -> SimpleNamespace:
+    """What a write returns: the record's column values as committed, and its revision."""
+    return SimpleNamespace(**values, revision=_revision_of(SimpleNamespace(**values)))
+
+
+def _encode(result: SimpleNamespace | None) -> str:
+    """A write's result as JSON, kept with its idempotency key (see ``_decode``)."""
+    if result is None:
+        return "null"
+    return json.dumps({c.key: jsonable(getattr(result, c.key)) for c in TABLE.c})
+
+
+def _decode(encoded: str) -> SimpleNamespace | None:
+    values = json.loads(encoded)
+    if values is None:
+        return None
+    for column in TABLE.c:
+        if isinstance(column.type, UTCDateTime) and values[column.key] is not None:
+            values[column.key] = datetime.fromisoformat(values[column.key])
+    return _result(values)
+
+
 # If-Match: * -- any revision of a record that exists (RFC 9110 13.1.1).
 ANY_REVISION = "*"
 
 
-def _lock(wdtest_id: str, expected: Collection[str] | None) -> Wdtest:
-    """The record, locked until the commit: ``SELECT ... FOR UPDATE`` on MySQL/MariaDB,
-    the database write lock on SQLite (which has no row locks). Starts the transaction,
-    so everything read here is current. ``expected``: the revisions the record must be at
-    (``ANY_REVISION`` in it: any, as long as the record exists). Raises NotFound, PreconditionFailed."""
+def _begin() -> None:
+    """Start a write transaction. SQLite has no row locks: take its write lock now (waiting
+    for other writers up to the busy timeout), so everything read after is current."""
     if db.session.get_bind().dialect.name == "sqlite":
         db.session.rollback()  # nothing may be pending before BEGIN
-        db.session.execute(text("BEGIN IMMEDIATE"))  # waits for the other writers (busy timeout)
-    query = select(Wdtest).where(Wdtest.id == wdtest_id).with_for_update()
-    record = db.session.scalars(query.execution_options(populate_existing=True)).one_or_none()
+        db.session.execute(text("BEGIN IMMEDIATE"))
+
+
+def _current(wdtest_id: str, expected: Collection[str] | None) -> Wdtest:
+    """The record as it is now, at one of the ``expected`` revisions (None: any;
+    ``ANY_REVISION`` in it: any, as long as it exists). No lock: the write's UPDATE or
+    DELETE names the version read here (the mapper's ``version_id_col``) and matches no
+    row if another write came first (StaleDataError: the transaction runs again). On
+    Galera that compare-and-set is certified on every node, where a row lock is not.
+    Raises NotFound, PreconditionFailed."""
+    query = select(Wdtest).where(Wdtest.id == wdtest_id).execution_options(populate_existing=True)
+    record = db.session.scalars(query).one_or_none()
     if record is None:
-        db.session.rollback()
         if expected is not None:
             raise PreconditionFailed(f"No wdtest with id {wdtest_id!r}: the precondition does not hold.")
         raise NotFound(f"No wdtest with id {wdtest_id!r}.")
     if expected is not None and ANY_REVISION not in expected and _revision_of(record) not in expected:
-        current = record.version
-        db.session.rollback()
         raise PreconditionFailed(
-            f"Wdtest {wdtest_id!r} has changed (it is at version {current}).", version=current
+            f"Wdtest {wdtest_id!r} has changed (it is at version {record.version}).", version=record.version
         )
     return record
+
+
+Work = Callable[[list[str]], SimpleNamespace | None]
+
+
+def _write(work: Work, *, wdtest_id: str | None = None) -> SimpleNamespace | None:
+    """Run ``work`` as one keyed, retried write transaction (``database.transaction``);
+    ``work`` appends the ids it changes to the list it gets. Their cache entries are
+    invalidated once COMMIT was sent, also when its answer was lost, and again when a
+    retry finds its first attempt committed (that attempt may have died before)."""
+    changed: list[str] = []
+
+    def attempt() -> SimpleNamespace | None:
+        changed.clear()
+        _begin()
+        replayed = [True]
+
+        def first() -> SimpleNamespace | None:
+            replayed[0] = False
+            return work(changed)
+
+        result = idempotency_keys.once(first, encode=_encode, decode=_decode)
+        if replayed[0]:
+            changed.extend(i for i in (wdtest_id, getattr(result, "id", None)) if i is not None)
+        return result
+
+    def invalidate() -> None:
+        if changed:
+            cache.invalidate(*((CACHE_KIND, i) for i in dict.fromkeys(changed)), (LIST_CACHE_KIND, None))
+
+    return database.transaction(attempt, session=db.session, after=invalidate)
 
 
 def create(*, data: Mapping[str, Any]) -> SimpleNamespace:
     """Insert a record (id generated when absent) at version 1; return it as committed.
     Raises Conflict on a taken id."""
-    record = Wdtest(**data)
-    db.session.add(record)
-    try:
-        outbox.add(event_type="wdtest.created", record=record)  # same transaction as the record
-        created = snapshot(record)
-        db.session.commit()
-    except IntegrityError:
-        # The primary key is the only unique constraint: this is a taken id,
-        # also when a concurrent request inserted it first.
-        db.session.rollback()
-        raise Conflict(f"A wdtest with id {record.id!r} already exists.") from None
-    cache.invalidate((CACHE_KIND, created.id), (LIST_CACHE_KIND, None))
+
+    def work(changed: list[str]) -> SimpleNamespace:
+        record = Wdtest(**data)
+        db.session.add(record)
+        try:
+            outbox.add(event_type="wdtest.created", record=record)  # flushes; same transaction
+        except IntegrityError:
+            # The primary key is the only unique constraint: this is a taken id,
+            # also when a concurrent request inserted it first.
+            raise Conflict(f"A wdtest with id {record.id!r} already exists.") from None
+        changed.append(record.id)
+        return _result(column_values(record))
+
+    created = _write(work)
+    assert created is not None  # a create's result is its record
     return created
 
 
 def update(
     *, wdtest_id: str, changes: Mapping[str, Any], expected: Collection[str] | None = None
 ) -> SimpleNamespace:
-    """Apply ``changes`` (name, age) under the row lock and return the record as committed.
+    """Apply ``changes`` (any of WRITABLE) and return the record as committed.
     ``expected``: change only a record at one of these revisions (else PreconditionFailed).
     Nothing changes, and no event is written, when the values are already those.
     Raises NotFound, InvalidInput, PreconditionFailed."""
     if changes.get("id", wdtest_id) != wdtest_id:
         raise InvalidInput("The id cannot be changed.", {"id": ["The id cannot be changed."]})
-    record = _lock(wdtest_id, expected)
-    for field in WRITABLE:
-        if field in changes:
-            setattr(record, field, changes[field])
-    if not db.session.is_modified(record):
-        unchanged = snapshot(record)
-        db.session.rollback()
-        return unchanged
-    outbox.add(event_type="wdtest.updated", record=record)  # flushes: version + 1
-    updated = snapshot(record)
-    db.session.commit()
-    cache.invalidate((CACHE_KIND, wdtest_id), (LIST_CACHE_KIND, None))
+    unknown = set(changes) - {"id", *WRITABLE}
+    if unknown:  # an input field without a column: a bug, never a silent no-op
+        raise TypeError(f"Not writable columns of a wdtest: {sorted(unknown)}")
+
+    def work(changed: list[str]) -> SimpleNamespace:
+        record = _current(wdtest_id, expected)
+        for field, value in changes.items():
+            if field != "id":
+                setattr(record, field, value)
+        if db.session.is_modified(record):
+            # Flushes: UPDATE ... SET version = v + 1 WHERE id = :id AND version = v.
+            outbox.add(event_type="wdtest.updated", record=record)
+            changed.append(wdtest_id)
+        return _result(column_values(record))
+
+    updated = _write(work, wdtest_id=wdtest_id)
+    assert updated is not None  # an update's result is its record
     return updated
 
 
 def delete(*, wdtest_id: str, expected: Collection[str] | None = None) -> None:
-    """Delete a record under the row lock; its event carries the final version + 1.
+    """Delete a record; its event carries the final version + 1.
     ``expected``: delete only a record at one of these revisions (else PreconditionFailed).
     Raises NotFound, PreconditionFailed."""
-    record = _lock(wdtest_id, expected)
-    outbox.add(event_type="wdtest.deleted", record=record, version=record.version + 1)
-    db.session.delete(record)
-    db.session.commit()
-    cache.invalidate((CACHE_KIND, wdtest_id), (LIST_CACHE_KIND, None))
+
+    def work(changed: list[str]) -> None:
+        record = _current(wdtest_id, expected)
+        outbox.add(event_type="wdtest.deleted", record=record, version=record.version + 1)
+        db.session.delete(record)
+        db.session.flush()  # DELETE ... WHERE id = :id AND version = v
+        changed.append(wdtest_id)
+
+    _write(work, wdtest_id=wdtest_id)

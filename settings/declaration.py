@@ -134,6 +134,8 @@ SETTINGS: tuple[Setting, ...] = (
             validate=_min(1)),
     Setting("DB_CONNECTION_SLOTS", "int", None, "connections held at once per process; 0: no cap;"
             " unset: GUNICORN_THREADS - 1", validate=_min(0), options={"allow_none": True}),
+    Setting("DB_SYNC_WAIT", "int", 0, "Galera wsrep_sync_wait for reads that must see every commit"
+            " (cache refills); 0: off", validate=Range(0, 15)),
     Setting("DB_BREAKER_RESET", "float", 2.0, "seconds the open breaker refuses before a probe",
             validate=_above(0)),
     Setting("MAX_CONTENT_LENGTH", "int", 1024 * 1024, "larger request bodies get 413", validate=_min(1)),

@@ -7,10 +7,6 @@ module only says which tag a response carries and which revisions a write may ch
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Mapping
-from datetime import datetime
-from typing import Any
 
 from flask import Response, current_app, request
 from werkzeug.exceptions import PreconditionRequired
@@ -25,20 +21,6 @@ NOT_MODIFIED = "Not Modified: If-None-Match matched the ETag (no body)"
 if_none_match = header(
     "If-None-Match", "ETags from earlier responses: 304 Not Modified without a body if one still matches"
 )
-
-
-def record_etag(record: Any) -> str:
-    """The strong ETag (unquoted) of a record, from a snapshot or a dumped record."""
-    fields = record if isinstance(record, Mapping) else vars(record)
-    created_at = fields["created_at"]
-    if isinstance(created_at, str):
-        created_at = datetime.fromisoformat(created_at)
-    return wdtests.revision(wdtest_id=fields["id"], version=fields["version"], created_at=created_at)
-
-
-def body_etag(body: bytes) -> str:
-    """The strong ETag of a rendered record (a cache hit: no database read)."""
-    return record_etag(json.loads(body))
 
 
 def page_etag(body: bytes) -> str:

@@ -6,7 +6,7 @@ from flask import Response, current_app, g, request
 from flask_restx.utils import unpack
 
 from api.contract.operations import around, header
-from services import idempotency
+from services import idempotency, idempotency_keys
 
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
@@ -36,16 +36,21 @@ def _replay_or_run(view):
             replay.headers[REPLAYED] = "true"
             return replay
         try:
-            try:
-                response = _response(view(*args, **kwargs))
-            except Exception as error:  # a 4xx is an outcome to replay too: render it now
-                response = current_app.make_response(current_app.handle_user_exception(error))
+            with idempotency_keys.keyed(caller=caller, key=key, fingerprint=outcome.fingerprint) as keyed:
+                try:
+                    response = _response(view(*args, **kwargs))
+                except Exception as error:  # a 4xx is an outcome to replay too: render it now
+                    response = current_app.make_response(current_app.handle_user_exception(error))
         except BaseException:
             idempotency.release(claim=outcome)
             raise
         if response.status_code >= 500:
-            idempotency.release(claim=outcome)  # nothing was written: a retry may run
+            # Nothing committed, or the outcome is unknown: either way the key's row in the
+            # database tells the retry (it runs, or answers what the first attempt did).
+            idempotency.release(claim=outcome)
             return response
+        if keyed.replayed:  # the first attempt committed, but its answer was lost
+            response.headers[REPLAYED] = "true"
         kept = {name: response.headers[name] for name in KEPT_HEADERS if name in response.headers}
         idempotency.complete(
             claim=outcome, status=response.status_code, headers=kept, body=response.get_data()

@@ -1,7 +1,5 @@
 """Namespace ``wdtests``: CRUD over Wdtest records with filters, sort and pagination."""
 
-import json
-
 from flask import url_for
 from flask_restx import Namespace, Resource
 from werkzeug.http import quote_etag
@@ -9,12 +7,10 @@ from werkzeug.http import quote_etag
 from api.contract.conditional import (
     ETAG_HEADER,
     NOT_MODIFIED,
-    body_etag,
     conditional,
     if_match,
     if_none_match,
     page_etag,
-    record_etag,
 )
 from api.contract.idempotency import idempotent
 from api.contract.operations import body, errors, path, query, returns
@@ -56,7 +52,7 @@ class WdtestList(Resource):
     @errors(503)
     def get(self, query):
         """List records: filters (ANDed), sort and pagination; a weak ETag."""
-        body, hit = wdtests.get_all_cached(
+        rendered = wdtests.get_all_cached(
             render=render_page,
             page=query.pop("page"),
             per_page=query.pop("per_page"),
@@ -65,8 +61,9 @@ class WdtestList(Resource):
             after=query.pop("after", None),
             filters=query,
         )
-        headers = {**pagination_headers(json.loads(body)), "X-Cache": "HIT" if hit else "MISS"}
-        return conditional(json_response(body, headers), page_etag(body), weak=True)
+        links = pagination_headers(wdtest_page.dump(rendered.page))
+        headers = {**links, "X-Cache": "HIT" if rendered.hit else "MISS"}
+        return conditional(json_response(rendered.body, headers), page_etag(rendered.body), weak=True)
 
     @idempotent
     @returns(201, WdtestOut, "Created", headers={"Location": {"type": "string"}, **ETAG_HEADER})
@@ -76,7 +73,7 @@ class WdtestList(Resource):
         """Create a record; the id is generated when absent."""
         record = wdtests.create(data=body)
         location = url_for("wdtest_item", wdtest_id=record.id, _external=True)
-        return record, 201, {"Location": location, "ETag": quote_etag(record_etag(record))}
+        return record, 201, {"Location": location, "ETag": quote_etag(record.revision)}
 
 
 @ns.route("/<string:wdtest_id>", endpoint="wdtest_item")
@@ -88,10 +85,9 @@ class WdtestItem(Resource):
     @errors(404, 503)
     def get(self, wdtest_id):
         """Get one record (read through the Redis cache)."""
-        rendered, hit = wdtests.get_rendered(wdtest_id=wdtest_id, render=render_wdtest)
-        return conditional(
-            json_response(rendered, {"X-Cache": "HIT" if hit else "MISS"}), body_etag(rendered)
-        )
+        rendered = wdtests.get_rendered(wdtest_id=wdtest_id, render=render_wdtest)
+        headers = {"X-Cache": "HIT" if rendered.hit else "MISS"}
+        return conditional(json_response(rendered.body, headers), rendered.revision)
 
     @idempotent
     @returns(200, WdtestOut, "The replaced record", headers=ETAG_HEADER)
@@ -101,7 +97,7 @@ class WdtestItem(Resource):
     def put(self, wdtest_id, body, expected):
         """Replace name and age (an absent age becomes null)."""
         record = wdtests.update(wdtest_id=wdtest_id, changes=body, expected=expected)
-        return record, 200, {"ETag": quote_etag(record_etag(record))}
+        return record, 200, {"ETag": quote_etag(record.revision)}
 
     @idempotent
     @returns(200, WdtestOut, "The updated record", headers=ETAG_HEADER)
@@ -111,7 +107,7 @@ class WdtestItem(Resource):
     def patch(self, wdtest_id, body, expected):
         """Change some fields; absent fields keep their value."""
         record = wdtests.update(wdtest_id=wdtest_id, changes=body, expected=expected)
-        return record, 200, {"ETag": quote_etag(record_etag(record))}
+        return record, 200, {"ETag": quote_etag(record.revision)}
 
     @idempotent
     @returns(204, description="Deleted")

@@ -20,8 +20,8 @@ render.version = "r1"  # the format's version, as api.contract.rendered.JSONRend
 
 
 def read(wdtest_id: str):
-    body, hit = wdtests.get_rendered(wdtest_id=wdtest_id, render=render)
-    return json.loads(body), hit
+    rendered = wdtests.get_rendered(wdtest_id=wdtest_id, render=render)
+    return json.loads(rendered.body), rendered.hit
 
 
 def entry_key(wdtest_id: str) -> str:
@@ -105,7 +105,7 @@ def test_slow_reader_cannot_put_back_a_row_older_than_a_finished_write(ctx, data
     with other.app_context():
         db.engine.dispose()
 
-    body, hit = result["read"]
+    body, _, hit = result["read"]
     assert json.loads(body)["name"] == "old" and not hit  # it began before the write: fine
     assert redis_store.client.get(entry_key("r")) is None, "the stale row was put back"
     assert read("r") == ({"id": "r", "name": "new", "age": 1}, False)
@@ -127,8 +127,8 @@ dump_page.version = "p1"
 
 
 def read_page(**query):
-    body, hit = wdtests.get_all_cached(render=dump_page, **query)
-    return json.loads(body), hit
+    rendered = wdtests.get_all_cached(render=dump_page, **query)
+    return json.loads(rendered.body), rendered.hit
 
 
 def test_list_pages_are_cached_per_query(ctx):
@@ -174,8 +174,8 @@ def test_slow_list_reader_cannot_put_back_a_page_older_than_a_finished_write(ctx
 
     def reader():
         with other.app_context():
-            body, hit = wdtests.get_all_cached(render=stalled_dump)
-            result["read"] = json.loads(body), hit
+            rendered = wdtests.get_all_cached(render=stalled_dump)
+            result["read"] = json.loads(rendered.body), rendered.hit
             db.session.remove()
 
     thread = threading.Thread(target=reader)
@@ -202,6 +202,22 @@ def test_an_entry_of_another_format_is_a_miss_and_replaced(ctx):
         return b'{"v2":true}'
 
     render_v2.version = "r2"
-    assert wdtests.get_rendered(wdtest_id="v", render=render_v2) == (b'{"v2":true}', False)
-    assert wdtests.get_rendered(wdtest_id="v", render=render_v2) == (b'{"v2":true}', True)
+    assert wdtests.get_rendered(wdtest_id="v", render=render_v2)[::2] == (b'{"v2":true}', False)
+    assert wdtests.get_rendered(wdtest_id="v", render=render_v2)[::2] == (b'{"v2":true}', True)
     assert read("v")[1] is False  # and back: never the other format's body
+
+
+def test_a_hit_carries_the_revision_and_the_page_its_numbers(ctx):
+    """What the view needs besides the bytes comes with them, from a hit as from a miss."""
+    created = wdtests.create(data={"id": "e", "name": "wade"})
+    assert [wdtests.get_rendered(wdtest_id="e", render=render)[1:] for _ in "ab"] == [
+        (created.revision, False),
+        (created.revision, True),
+    ]
+    wdtests.create(data={"id": "f", "name": "other"})
+    for hit in (False, True):
+        rendered = wdtests.get_all_cached(render=dump_page, per_page=1, page=1)
+        assert rendered.hit is hit
+        page = rendered.page
+        assert (page.page, page.per_page, page.total, page.pages) == (1, 1, 2, 2)
+        assert page.next_after == [[], ["e"]]
