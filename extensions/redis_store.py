@@ -132,14 +132,11 @@ class RedisState:
         )
 
     def _sentinel(self, connect_timeout: float, socket_timeout: float) -> Sentinel:
-        # The sentinels get the same short timeouts: a dead one costs a refused connect,
-        # a hung one at most connect + socket timeout before the next is asked.
+        # The sentinels get the same short timeouts (a dead one costs a refused connect, a
+        # hung one at most connect + socket timeout before the next is asked) and
+        # REDIS_PASSWORD, as limits' redis+sentinel storage sends it to them.
         options = self._options(connect_timeout, socket_timeout)
-        sentinel_options = {k: v for k, v in options.items() if k != "password"}
-        # REDIS_PASSWORD goes to the sentinels too, as limits' redis+sentinel storage sends it.
-        if self.password:
-            sentinel_options["password"] = self.password
-        return Sentinel(self.sentinels, sentinel_kwargs=sentinel_options, **options)
+        return Sentinel(self.sentinels, sentinel_kwargs=options, **options)
 
     def _options(self, connect_timeout: float, socket_timeout: float) -> dict:
         # No retries: timeouts bound each command, and a pool reconnects stale sockets itself.
