@@ -45,7 +45,8 @@ def test_counts_survive_the_failover_and_resume_on_the_new_master(group, make_ap
     master.close()
 
     killed = group.kill_master()
-    group.wait_for_promotion()
+    # Requests all along: the outage sends Flask-Limiter to its in-memory fallback, which
+    # probes the storage again after 1, 2, 4... s.
     new_master = group.client(group.replica_port)
     statuses = []
     deadline = time.monotonic() + RECOVERY_BOUND
@@ -57,7 +58,10 @@ def test_counts_survive_the_failover_and_resume_on_the_new_master(group, make_ap
     resumed = time.monotonic()
     new_master.close()
     with capsys.disabled():
-        print(f"\nrate limits counted on the new master {resumed - killed:.2f} s after the SIGKILL")
+        print(
+            f"\nrate limits counted on the new master {resumed - killed:.2f} s after the SIGKILL;"
+            f" {statuses.count(200)} of {len(statuses)} requests passed meanwhile (in-memory fallback)"
+        )
     assert resumed < deadline
     # Never an error; during the outage each process counts in memory from zero (up to LIMIT more).
     assert set(statuses) <= {200, 429}
