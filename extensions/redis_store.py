@@ -3,6 +3,11 @@
 ``init_app`` only reads settings; nothing connects in the factory. The pool is built
 lazily and rebuilt when the process id changes, so a gunicorn worker never uses a
 pool (or socket) inherited over a fork. redis-py pools are thread-safe.
+
+With ``REDIS_SENTINELS`` the pool is redis-py's Sentinel pool for ``REDIS_SENTINEL_MASTER``:
+each new connection asks the sentinels for the master's address, and a connection error
+or a ``READONLY`` answer (the old master, demoted) drops the connection, so the next
+command reaches the promoted replica.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from redis.backoff import NoBackoff
 from redis.connection import parse_url
 from redis.exceptions import RedisError
 from redis.retry import Retry
+from redis.sentinel import Sentinel, SentinelConnectionPool
 
 from core.errors import Unavailable
 from settings import ConfigError
@@ -52,27 +58,50 @@ class RateLimitedWarning:
         return True
 
 
+class BlockingSentinelPool(SentinelConnectionPool, redis.BlockingConnectionPool):
+    """The Sentinel pool with the blocking pool's bound: a thread waits REDIS_POOL_TIMEOUT
+    for a free connection instead of failing at once, as without Sentinel."""
+
+
+def sentinel_addresses(names: tuple[str, ...]) -> list[tuple[str, int]]:
+    """``host:port`` items (validated by the declaration) as (host, port) pairs."""
+    return [(host, int(port)) for host, _, port in (name.rpartition(":") for name in names)]
+
+
 class RedisState:
     """One app's Redis settings, outage bookkeeping, and this process's client."""
 
     def __init__(self, config: Mapping):
         self.url: str = config["REDIS_URL"]
-        # An empty REDIS_URL runs the app without Redis: no cache, /redis/* answers 503.
-        self.enabled = bool(self.url)
+        self.sentinels = sentinel_addresses(config["REDIS_SENTINELS"])
+        self.master_name: str = config["REDIS_SENTINEL_MASTER"]
+        # An empty REDIS_URL (and no sentinels) runs the app without Redis: no cache, /redis/* answers 503.
+        self.enabled = bool(self.url or self.sentinels)
         try:
-            if self.enabled:
+            if self.url and not self.sentinels:
                 parse_url(self.url)
         except ValueError as err:
             raise ConfigError(f"REDIS_URL is not a Redis URL: {err}") from None
-        parts = urlsplit(self.url)
-        # For logs: never print a password.
-        self.safe_url = f"{parts.scheme}://{parts.hostname or ''}:{parts.port or 6379}{parts.path}"
+        if self.sentinels:
+            if not self.master_name:
+                raise ConfigError("REDIS_SENTINEL_MASTER must name the master when REDIS_SENTINELS is set")
+            hosts = ",".join(f"{host}:{port}" for host, port in self.sentinels)
+            self.safe_url = f"sentinel {self.master_name!r} via {hosts}"
+        else:
+            parts = urlsplit(self.url)
+            # For logs: never print a password.
+            self.safe_url = f"{parts.scheme}://{parts.hostname or ''}:{parts.port or 6379}{parts.path}"
         self.password: str | None = config["REDIS_PASSWORD"]
         self.max_connections: int = config["REDIS_MAX_CONNECTIONS"]
         self.connect_timeout: float = config["REDIS_CONNECT_TIMEOUT"]
         self.socket_timeout: float = config["REDIS_SOCKET_TIMEOUT"]
         self.pool_timeout: float = config["REDIS_POOL_TIMEOUT"]
         self.prefix: str = config["REDIS_KEY_PREFIX"]
+        self.wait_replicas: int = config["REDIS_WAIT_REPLICAS"]
+        self.wait_timeout: float = config["REDIS_WAIT_TIMEOUT"]
+        if self.wait_replicas and self.wait_timeout >= self.socket_timeout:
+            # WAIT blocks the socket: past the socket timeout the command would fail instead.
+            raise ConfigError("REDIS_WAIT_TIMEOUT must be below REDIS_SOCKET_TIMEOUT")
         self.warn = RateLimitedWarning(log, config["REDIS_WARN_INTERVAL"])
         self._lock = threading.Lock()
         self._pid: int | None = None
@@ -88,9 +117,26 @@ class RedisState:
         if self._client is None or self._pid != os.getpid():
             with self._lock:
                 if self._client is None or self._pid != os.getpid():
-                    self._client = redis.Redis(connection_pool=self._make_pool())
+                    self._client = self._make_client()
                     self._pid = os.getpid()
         return self._client
+
+    def _make_client(self) -> redis.Redis:
+        if not self.sentinels:
+            return redis.Redis(connection_pool=self._make_pool())
+        return self._sentinel(self.connect_timeout, self.socket_timeout).master_for(
+            self.master_name,
+            connection_pool_class=BlockingSentinelPool,
+            max_connections=self.max_connections,
+            timeout=self.pool_timeout,
+        )
+
+    def _sentinel(self, connect_timeout: float, socket_timeout: float) -> Sentinel:
+        # The sentinels get the same short timeouts (a dead one costs a refused connect, a
+        # hung one at most connect + socket timeout before the next is asked) and
+        # REDIS_PASSWORD, as limits' redis+sentinel storage sends it to them.
+        options = self._options(connect_timeout, socket_timeout)
+        return Sentinel(self.sentinels, sentinel_kwargs=options, **options)
 
     def _options(self, connect_timeout: float, socket_timeout: float) -> dict:
         # No retries: timeouts bound each command, and a pool reconnects stale sockets itself.
@@ -112,11 +158,17 @@ class RedisState:
 
     def ping(self, timeout: float) -> None:
         """PING on a fresh connection (not the pool) within ``timeout``: a readiness probe."""
-        client = redis.Redis.from_url(self.url, **self._options(timeout, timeout))
+        sentinel = self._sentinel(timeout, timeout) if self.sentinels else None
+        if sentinel is not None:
+            client = sentinel.master_for(self.master_name)
+        else:
+            client = redis.Redis.from_url(self.url, **self._options(timeout, timeout))
         try:
             client.ping()
         finally:
             client.close()
+            if sentinel is not None:
+                sentinel.close()
 
     def key(self, *parts: str) -> str:
         """A key under the app's prefix: every key the app touches goes through here."""
@@ -133,15 +185,33 @@ class RedisState:
             log.info("Redis at %s is reachable again", self.safe_url)
 
     @contextmanager
-    def session(self) -> Iterator[redis.Redis]:
-        """The client; any Redis failure in the block becomes Unavailable (mapped in this one place)."""
+    def session(self, *, replicated: bool = False) -> Iterator[redis.Redis]:
+        """The client; any Redis failure in the block becomes Unavailable (mapped in this one place).
+        ``replicated``: writes whose loss in a failover matters; with REDIS_WAIT_REPLICAS the
+        client is bound to one connection, so ``replicas_acked`` waits for exactly these writes."""
         client = self.client
+        pinned = None
         try:
+            if replicated and self.wait_replicas:
+                pool = client.connection_pool
+                pinned = client = redis.Redis(connection_pool=pool, single_connection_client=True)
             yield client
         except RedisError as exc:
             self.failed(exc)
             raise Unavailable(UNAVAILABLE) from None
+        finally:
+            if pinned is not None:
+                pinned.close()
         self.succeeded()
+
+    def replicas_acked(self, client: redis.Redis) -> bool:
+        """WAIT until REDIS_WAIT_REPLICAS replicas have this connection's writes, at most
+        REDIS_WAIT_TIMEOUT; True when they have (always, with REDIS_WAIT_REPLICAS=0).
+        Call inside ``session(replicated=True)``."""
+        if not self.wait_replicas:
+            return True
+        acked = client.wait(self.wait_replicas, max(1, int(self.wait_timeout * 1000)))
+        return acked >= self.wait_replicas
 
 
 class RedisStore:
@@ -158,9 +228,9 @@ class RedisStore:
     def client(self) -> redis.Redis:
         return self.state.client
 
-    def session(self) -> AbstractContextManager[redis.Redis]:
+    def session(self, *, replicated: bool = False) -> AbstractContextManager[redis.Redis]:
         """``with redis_store.session() as client``: Redis failures raise Unavailable."""
-        return self.state.session()
+        return self.state.session(replicated=replicated)
 
     def probe(self) -> Callable[[float], None] | None:
         """This app's readiness probe, or None when Redis is disabled (call in an app context)."""

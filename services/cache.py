@@ -15,6 +15,16 @@ Entries that any write of their kind may change (list pages) share one generatio
 kind, ``cache:<kind>:gen``, instead: each entry is stamped with the generation it was read
 under, and a write's bump makes every older entry stale at once, without deleting it.
 
+Behind Sentinel, a failover can lose the last writes (replication is asynchronous): an
+invalidation acknowledged by the old master may never reach the promoted replica, which
+still holds the entry it was meant to remove. So every key then carries the master's
+*epoch*, its ``run_id`` and ``master_replid`` (``INFO``): a promoted replica gets a new
+replication id, a restarted master a new run id, so either starts an empty cache. Each
+process keeps the epoch it last saw and every script checks it inside Redis, in the same
+round trip as its work (no extra round trip; two short ``INFO`` sections, about 15 us
+of Redis CPU per call); on a mismatch the script answers the current epoch and the call
+is redone once under it. Entries of an old epoch are never read again and expire.
+
 Redis failures never reach the caller: reads fall back to ``load`` and a failed
 invalidation is remembered and retried before this process next uses the cache. For
 ``REDIS_RETRY_INTERVAL`` after a failure, reads and writes skip Redis altogether (writes
@@ -41,29 +51,81 @@ EXTENSION = "wdapi.cache"
 GENERATION_TTL = 24 * 3600
 PENDING_MAX = 10_000
 
+# The server's epoch ('' when it is not a master): changes with a promotion or a restart.
+# ARGV[1] is the epoch the caller expects; '' skips the check (no Sentinel).
+_EPOCH = b"""
+local function epoch()
+  local replication = redis.call('INFO', 'replication')
+  if not string.find(replication, 'role:master', 1, true) then return '' end
+  local run_id = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)') or ''
+  local replid = string.match(replication, 'master_replid:(%x+)') or ''
+  return string.sub(run_id, 1, 12) .. string.sub(replid, 1, 12)
+end
+local function stale()
+  if ARGV[1] == '' then return false end
+  local current = epoch()
+  if current == ARGV[1] then return false end
+  return current
+end
+"""
+
 # Built once, run by EVALSHA: redis-py reloads a script Redis has lost (a restart).
-# KEYS: entry, generation. ARGV: generation seen ("" for none), body, ttl.
-_FILL = Script(
+# KEYS: entry, generation. ARGV: epoch. {1, entry, generation}, or {0, current epoch}.
+_READ = Script(
     None,  # type: ignore[arg-type]  # no client: each call passes one
-    b"""
-if (redis.call('GET', KEYS[2]) or '') == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+    _EPOCH
+    + b"""
+local current = stale()
+if current then return {0, current} end
+return {1, redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2])}
+""",
+)
+
+# KEYS: entry, generation. ARGV: epoch, generation seen ("" for none), body, ttl.
+_FILL = Script(
+    None,  # type: ignore[arg-type]
+    _EPOCH
+    + b"""
+if not stale() and (redis.call('GET', KEYS[2]) or '') == ARGV[2] then
+  redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4])
   return 1
 end
 return 0
 """,
 )
 
-# Shared generation: KEYS: entry, generation. ARGV: generation seen, body, ttl.
+# Shared generation: KEYS: entry, generation. ARGV: epoch, generation seen, body, ttl.
 _FILL_STAMPED = Script(
     None,  # type: ignore[arg-type]
-    b"""
+    _EPOCH
+    + b"""
 local seen = redis.call('GET', KEYS[2]) or ''
-if seen == ARGV[1] then
-  redis.call('SET', KEYS[1], seen .. '|' .. ARGV[2], 'EX', ARGV[3])
+if not stale() and seen == ARGV[2] then
+  redis.call('SET', KEYS[1], seen .. '|' .. ARGV[3], 'EX', ARGV[4])
   return 1
 end
 return 0
+""",
+)
+
+# KEYS: generations, then entries. ARGV: epoch, how many generations, their ttl.
+# {1}, or {0, current epoch}.
+_BUMP = Script(
+    None,  # type: ignore[arg-type]
+    _EPOCH
+    + b"""
+local current = stale()
+if current then return {0, current} end
+local generations = tonumber(ARGV[2])
+for i, key in ipairs(KEYS) do
+  if i <= generations then
+    redis.call('INCR', key)
+    redis.call('EXPIRE', key, ARGV[3])
+  else
+    redis.call('DEL', key)
+  end
+end
+return {1}
 """,
 )
 
@@ -84,6 +146,9 @@ class CacheState:
         # Ids whose invalidation failed; retried before this process next reads the cache.
         self.pending: dict[tuple[str, str | None], None] = {}
         self.pending_lock = threading.Lock()
+        # Behind Sentinel: the master's epoch as last seen ("?" matches none, so the first
+        # call learns it). Without Sentinel, "" and unchecked: one server, keys as they were.
+        self.epoch = "?" if redis_store.state.sentinels else ""
 
     def usable(self) -> bool:
         """False while the cache is off (no Redis, CACHE_TTL=0) or backing off after a failure."""
@@ -104,23 +169,40 @@ def _state() -> CacheState:
     return state
 
 
-def _keys(kind: str, ident: str | None) -> tuple[str | None, str]:
+def _keys(kind: str, ident: str | None, epoch: str = "") -> tuple[str | None, str]:
     key = redis_store.state.key
+    base = ("cache", epoch, kind) if epoch else ("cache", kind)
     if ident is None:  # the generation shared by a kind's entries; nothing to delete
-        return None, key("cache", kind, "gen")
-    return key("cache", kind, "entry", ident), key("cache", kind, "gen", ident)
+        return None, key(*base, "gen")
+    return key(*base, "entry", ident), key(*base, "gen", ident)
 
 
-def _bump(items: Iterable[tuple[str, str | None]]) -> None:
-    with redis_store.session() as client:
-        pipe = client.pipeline(transaction=True)
+def _new_epoch(state: CacheState, current: bytes) -> None:
+    """Adopt the epoch a script answered. Raises Unavailable when the server is no master
+    (a demoted one, still connected): nothing is read from or written to it."""
+    if not current:
+        raise Unavailable("Redis answered from a replica; the cache is skipped until the master answers.")
+    state.epoch = current.decode()
+
+
+def _bump(state: CacheState, items: Iterable[tuple[str, str | None]]) -> None:
+    items = list(items)
+    for _ in range(2):  # a second time under the epoch the first answered
+        epoch = state.epoch
+        generations, entries = [], []
         for kind, ident in items:
-            entry, generation = _keys(kind, ident)
-            pipe.incr(generation)
-            pipe.expire(generation, GENERATION_TTL)
+            entry, generation = _keys(kind, ident, epoch)
+            generations.append(generation)
             if entry is not None:
-                pipe.delete(entry)
-        pipe.execute()
+                entries.append(entry)
+        with redis_store.session() as client:
+            done: list[Any] = _BUMP(
+                keys=(*generations, *entries), args=(epoch, len(generations), GENERATION_TTL), client=client
+            )
+        if done[0] == 1:
+            return
+        _new_epoch(state, done[1])
+    raise Unavailable("The Redis master changed twice in one call.")
 
 
 def _flush_pending(state: CacheState) -> None:
@@ -129,7 +211,7 @@ def _flush_pending(state: CacheState) -> None:
     with state.pending_lock:
         items = list(state.pending)
     if items:
-        _bump(items)
+        _bump(state, items)
         with state.pending_lock:
             for item in items:
                 state.pending.pop(item, None)
@@ -153,15 +235,9 @@ def read_through(
     if not state.usable():
         return load(), False
     version = fmt.version.encode()
-    entry, generation = _keys(kind, ident)
-    assert entry is not None  # an ident always has an entry
-    if shared:
-        generation = _keys(kind, None)[1]
     try:
         _flush_pending(state)
-        with redis_store.session() as client:
-            found: list[Any] = client.mget(entry, generation)
-        cached, seen = found
+        epoch, entry, generation, cached, seen = _lookup(state, kind, ident, shared)
     except Unavailable:
         state.failed()
         return load(), False
@@ -178,10 +254,31 @@ def read_through(
     try:
         fill = _FILL_STAMPED if shared else _FILL
         with redis_store.session() as client:
-            fill(keys=(entry, generation), args=(seen, version + b"|" + body, state.ttl), client=client)
+            args = (epoch, seen, version + b"|" + body, state.ttl)
+            fill(keys=(entry, generation), args=args, client=client)
     except Unavailable:
         state.failed()
     return body, False
+
+
+def _lookup(state: CacheState, kind: str, ident: str, shared: bool) -> tuple[str, str, str, Any, Any]:
+    """(epoch, entry key, generation key, entry, generation) in one round trip: an MGET
+    without Sentinel, else the epoch-checked script (twice when the epoch had changed)."""
+    for _ in range(2):
+        epoch = state.epoch
+        entry, generation = _keys(kind, ident, epoch)
+        assert entry is not None  # an ident always has an entry
+        if shared:
+            generation = _keys(kind, None, epoch)[1]
+        with redis_store.session() as client:
+            if not epoch:
+                cached, seen = client.mget(entry, generation)
+                return epoch, entry, generation, cached, seen
+            found: list[Any] = _READ(keys=(entry, generation), args=(epoch,), client=client)
+        if found[0] == 1:
+            return epoch, entry, generation, found[1], found[2]
+        _new_epoch(state, found[1])
+    raise Unavailable("The Redis master changed twice in one call.")
 
 
 def invalidate(*items: tuple[str, str | None]) -> None:

@@ -5,6 +5,12 @@
 with its response for IDEMPOTENCY_TTL. Claiming is one ``SET NX``, so of two requests
 with one key exactly one runs. Every check fails closed: when Redis cannot be reached
 the request is refused (Unavailable) rather than risk a second write.
+
+Behind Sentinel a failover loses what had not reached a replica: a lost claim lets a retry
+run the request a second time, a lost response turns a replay into 409 until the claim's
+RUNNING_TTL ends, then a second run. ``REDIS_WAIT_REPLICAS`` bounds it: a claim runs only
+once that many replicas have it (``WAIT``, else 503), and a response not acknowledged in
+time is logged. Sentinel promotes the replica with the most data, so it has the claim.
 """
 
 from __future__ import annotations
@@ -100,8 +106,11 @@ def begin(*, key: str, caller: str, fingerprint: str) -> Claim | StoredResponse:
     token = uuid.uuid4().hex
     running = json.dumps({"state": "running", "token": token, "fingerprint": fingerprint})
     for _ in range(3):  # the first run may release its claim between our SET and GET
-        with redis_store.session() as client:
+        with redis_store.session(replicated=True) as client:
             if client.set(entry, running, nx=True, ex=RUNNING_TTL):
+                if not redis_store.state.replicas_acked(client):
+                    client.delete(entry)  # a claim a failover may lose must not run the request
+                    raise Unavailable("Redis could not replicate the Idempotency-Key in time; try again.")
                 return Claim(entry, token, fingerprint)
             raw = client.get(entry)
         if raw is None:
@@ -132,7 +141,10 @@ def complete(*, claim: Claim, status: int, headers: Mapping[str, str], body: byt
     )
     ttl = current_app.config["IDEMPOTENCY_TTL"]
     try:
-        _settle(claim, value, ttl)
+        with redis_store.session(replicated=True) as client:
+            _SETTLE(keys=(claim.entry,), args=(claim.token, value, ttl), client=client)
+            if not redis_store.state.replicas_acked(client):
+                log.warning("Idempotency-Key response stored on the Redis master only: no replica has it yet")
     except Unavailable:
         log.warning("Idempotency-Key response not stored: Redis is unavailable")
 
@@ -142,11 +154,8 @@ def release(*, claim: Claim) -> None:
     outcome is unknown: the key's row in the database (``services.idempotency_keys``)
     tells the retry whether the write committed."""
     try:
-        _settle(claim, "", 0)
+        # No WAIT: a lost release only blocks retries (409) until RUNNING_TTL.
+        with redis_store.session() as client:
+            _SETTLE(keys=(claim.entry,), args=(claim.token, "", 0), client=client)
     except Unavailable:
         log.warning("Idempotency-Key claim not released: Redis is unavailable")
-
-
-def _settle(claim: Claim, value: str, ttl: int) -> None:
-    with redis_store.session() as client:
-        _SETTLE(keys=(claim.entry,), args=(claim.token, value, ttl), client=client)

@@ -1,7 +1,9 @@
 """String keys and values in Redis, under the app's prefix (``<prefix>kv:<key>``).
 
 The client can only reach keys below that prefix, so it can neither read nor
-clobber the cache or anything else in the same Redis.
+clobber the cache or anything else in the same Redis. With ``REDIS_WAIT_REPLICAS`` a write
+is acknowledged only once that many replicas have it (else 503: it is on the master and
+a failover may lose it; a PUT may be retried as is).
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ import re
 import time
 from dataclasses import dataclass
 
-from core.errors import InvalidInput, NotFound, PayloadTooLarge
+from core.errors import InvalidInput, NotFound, PayloadTooLarge, Unavailable
 from extensions import redis_store
 
 KEY_MAX_LENGTH = 200
+NOT_REPLICATED = "The write reached the Redis master but no replica in time; a failover may lose it."
 VALUE_MAX_BYTES = 64 * 1024
 TTL_MAX = 365 * 24 * 3600
 KEY_RULE = (
@@ -67,19 +70,23 @@ def put(*, key: str, value: str, ttl: int | None = None) -> tuple[Entry, bool]:
     data = value.encode("utf-8")
     if len(data) > VALUE_MAX_BYTES:
         raise PayloadTooLarge(f"The value is {len(data)} bytes of UTF-8; the limit is {VALUE_MAX_BYTES}.")
-    with redis_store.session() as client:
-        pipe = client.pipeline(transaction=True)
-        pipe.exists(name)
-        pipe.set(name, data, ex=ttl)
-        existed, _ = pipe.execute()
-    return Entry(key, value, ttl), not existed
+    with redis_store.session(replicated=True) as client:
+        # SET ... GET answers the old value: existence and write in one atomic command.
+        old = client.set(name, data, ex=ttl, get=True)
+        replicated = redis_store.state.replicas_acked(client)
+    if not replicated:
+        raise Unavailable(NOT_REPLICATED)
+    return Entry(key, value, ttl), old is None
 
 
 def delete(*, key: str) -> None:
     """Delete ``key``. Raises InvalidInput, NotFound, Unavailable."""
     name = _redis_key(key)
-    with redis_store.session() as client:
+    with redis_store.session(replicated=True) as client:
         deleted = client.delete(name)
+        replicated = not deleted or redis_store.state.replicas_acked(client)
+    if not replicated:
+        raise Unavailable(NOT_REPLICATED)
     if not deleted:
         raise NotFound(f"No key {key!r}.")
 

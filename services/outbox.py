@@ -28,6 +28,7 @@ from models import OutboxEvent
 from models.base import column_values
 from models.outbox import LAST_ERROR_MAX_LENGTH
 from models.types import jsonable, utcnow
+from services.rabbitmq import queue_arguments
 
 SOURCE = "wdapi"
 
@@ -126,8 +127,16 @@ def _claim(session: Session, limit: int) -> list[OutboxEvent]:
 
 
 def _publisher(exchange: str, rows: list[OutboxEvent], sent: set[int]):
+    config = current_app.config
+    queue, arguments = config["WDTEST_EVENTS_QUEUE"], queue_arguments(config["WDTEST_EVENTS_QUEUE_TYPE"])
+
     def publish(channel: BlockingChannel) -> None:
         channel.exchange_declare(exchange, exchange_type="topic", durable=True)
+        if queue:
+            # Declared before the publish: no event is confirmed while nothing would keep it.
+            # A quorum queue confirms once a majority of its nodes stored the event.
+            channel.queue_declare(queue, durable=True, arguments=arguments or None)
+            channel.queue_bind(queue, exchange, routing_key="#")
         for row in rows:
             if row.id in sent:
                 continue  # confirmed before a reconnect: never publish it twice

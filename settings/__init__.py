@@ -240,27 +240,39 @@ def is_loopback(host: str | None) -> bool:
 def check_broker_credentials(config: Mapping) -> None:
     """RabbitMQ's ``guest`` account is refused for a broker on another host: it is the
     account every installation has (and RabbitMQ lets it in over loopback only)."""
-    url = amqp_url(config)
-    if not url:
-        return
-    # The loader resolved AMQP_URL already: name the setting the operator wrote.
-    variable = "RABBIT_USER" if url == amqp_url({**config, "AMQP_URL": None}) else "AMQP_URL"
-    try:
-        params = pika.URLParameters(url)
-    except ValueError as err:
-        raise ConfigError(f"{variable}: not an AMQP URL: {err}") from None
-    user = getattr(params.credentials, "username", None)
-    if user == "guest" and not is_loopback(params.host):
-        raise ConfigError(
-            f"{variable} logs in to RabbitMQ at {params.host!r} as guest in production (APP_ENV=prod):"
-            " give the app a user of its own (RABBIT_USER and RABBIT_PASSWORD, or AMQP_URL)"
-        )
+    if config.get("AMQP_URLS"):
+        urls, variable = list(config["AMQP_URLS"]), "AMQP_URLS"
+    else:
+        url = amqp_url(config)
+        # The loader resolved AMQP_URL already: name the setting the operator wrote.
+        variable = "RABBIT_USER" if url == amqp_url({**config, "AMQP_URL": None}) else "AMQP_URL"
+        urls = [url] if url else []
+    for url in urls:
+        try:
+            params = pika.URLParameters(url)
+        except ValueError as err:
+            raise ConfigError(f"{variable}: not an AMQP URL: {err}") from None
+        user = getattr(params.credentials, "username", None)
+        if user == "guest" and not is_loopback(params.host):
+            raise ConfigError(
+                f"{variable} logs in to RabbitMQ at {params.host!r} as guest in production"
+                " (APP_ENV=prod): give the app a user of its own (RABBIT_USER and RABBIT_PASSWORD,"
+                " or AMQP_URL / AMQP_URLS)"
+            )
 
 
 def check_redis_password(config: Mapping) -> None:
     """A Redis on another host without a password is open to anyone who reaches it."""
+    if config.get("REDIS_PASSWORD"):
+        return
+    remote = [a for a in config.get("REDIS_SENTINELS") or () if not is_loopback(a.rpartition(":")[0])]
+    if remote:
+        raise ConfigError(
+            f"REDIS_SENTINELS names Redis on {remote[0]!r} without a password in production"
+            " (APP_ENV=prod): set REDIS_PASSWORD"
+        )
     url = config.get("REDIS_URL")
-    if not url or config.get("REDIS_PASSWORD"):
+    if not url or config.get("REDIS_SENTINELS"):
         return
     try:
         options = parse_url(url)

@@ -17,6 +17,7 @@ from marshmallow.validate import ContainsOnly, OneOf, Range
 DEFAULT_SECRET_KEY = "dev-only-secret-key-change-me"
 ENV_PREFIX = "APP_"
 READY_DEPENDENCIES = ("database", "redis", "rabbitmq")
+QUEUE_TYPES = ("classic", "quorum")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -103,6 +104,13 @@ def _above(value: float) -> Range:
     return Range(min=value, min_inclusive=False)
 
 
+def _host_ports(value: tuple[str, ...]) -> None:
+    for item in value:
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValidationError(f"{item!r} is not host:port.")
+
+
 def _rate_limits(value: str) -> None:
     """limits' syntax: ``600 per minute``, several separated by ``;``; empty: no limit."""
     try:
@@ -152,6 +160,13 @@ SETTINGS: tuple[Setting, ...] = (
             validate=_min(0)),
     Setting("REDIS_WARN_INTERVAL", "float", 60.0, "at most one outage warning per interval",
             validate=_min(0)),
+    Setting("REDIS_SENTINELS", "names", (), "comma-separated sentinel host:port; set: used instead of"
+            " REDIS_URL", validate=_host_ports),
+    Setting("REDIS_SENTINEL_MASTER", "str", "mymaster", "the master name the sentinels monitor"),
+    Setting("REDIS_WAIT_REPLICAS", "int", 0, "replicas an idempotency record or key-value write must reach"
+            " (WAIT); 0: none", validate=_min(0)),
+    Setting("REDIS_WAIT_TIMEOUT", "float", 0.1, "seconds WAIT may block; below REDIS_SOCKET_TIMEOUT",
+            validate=_above(0)),
     Setting("CACHE_TTL", "int", 300, "seconds a cached record lives; 0: no read cache", validate=_min(0)),
     # Request pipeline and operations; README "Request pipeline and operations".
     Setting("API_KEYS", "names", (), "comma-separated API keys; any key turns auth on"),
@@ -185,6 +200,7 @@ SETTINGS: tuple[Setting, ...] = (
             " for a non-loopback broker"),
     Setting("RABBIT_USER", "str", "guest", "user, when AMQP_URL is unset; production refuses guest"
             " for a non-loopback RABBIT_HOST"),
+    Setting("AMQP_URLS", "names", (), "comma-separated cluster node URLs, tried in turn; wins over AMQP_URL"),
     Setting("RABBIT_PASSWORD", "str", "guest", "password, when AMQP_URL is unset"),
     Setting("RABBIT_HOST", "str", "127.0.0.1", "host, when AMQP_URL is unset; empty: no RabbitMQ"),
     Setting("RABBIT_PORT", "int", 5672, "port, when AMQP_URL is unset", validate=Range(1, 65535)),
@@ -196,6 +212,9 @@ SETTINGS: tuple[Setting, ...] = (
             validate=_above(0)),
     Setting("AMQP_PIKA_LOG_LEVEL", "level", "CRITICAL", "level of pika's own logger"),
     Setting("WDTEST_EVENTS_EXCHANGE", "str", "wdtest.events", "topic exchange the events go to"),
+    Setting("WDTEST_EVENTS_QUEUE", "optional", None, "a queue the relay declares and binds to every event"),
+    Setting("WDTEST_EVENTS_QUEUE_TYPE", "choice", "classic", "classic or quorum (replicated; for clusters)",
+            validate=OneOf(QUEUE_TYPES)),
     Setting("OUTBOX_BATCH_SIZE", "int", 100, "events the relay claims per transaction",
             validate=Range(1, 1000)),
     Setting("OUTBOX_POLL_INTERVAL", "float", 1.0, "seconds the relay waits when idle",

@@ -54,7 +54,7 @@ def init_rate_limits(app: Flask) -> None:
 
 
 def _storage(config) -> dict[str, Any]:
-    if not config["REDIS_URL"]:
+    if not config["REDIS_URL"] and not config["REDIS_SENTINELS"]:
         return {"storage_uri": "memory://"}  # no Redis: per process
     options: dict[str, Any] = {
         # Under the app's prefix (tests stay isolated); short timeouts: an outage costs little.
@@ -65,6 +65,12 @@ def _storage(config) -> dict[str, Any]:
     }
     if config["REDIS_PASSWORD"]:
         options["password"] = config["REDIS_PASSWORD"]
+    if config["REDIS_SENTINELS"]:
+        # Counts are read and written on the master: a replica's copy lags behind.
+        options["use_replicas"] = False
+        options["sentinel_kwargs"] = {k: v for k, v in options.items() if k.startswith("socket_")}
+        uri = f"redis+sentinel://{','.join(config['REDIS_SENTINELS'])}/{config['REDIS_SENTINEL_MASTER']}"
+        return {"storage_uri": uri, "storage_options": options}
     return {"storage_uri": config["REDIS_URL"], "storage_options": options}
 
 

@@ -6,6 +6,7 @@ from marshmallow.validate import Length, OneOf, Range
 
 from api.schemas.fields import FullMatch, StrictInteger, Text
 from services.rabbitmq import GET_MAX, QUEUE_NAME_PATTERN, QUEUE_NAME_RULE
+from settings.declaration import QUEUE_TYPES
 
 HEADER_NAME_MAX_LENGTH = 128  # AMQP field names are short strings
 HEADER_VALUE_MAX_LENGTH = 4096
@@ -37,6 +38,16 @@ class QueueDeclare(Schema):
     message_ttl_ms = StrictInteger(
         validate=Range(min=0, max=INT32_MAX),
         metadata={"description": "x-message-ttl: milliseconds a message may wait", "example": 60000},
+    )
+    queue_type = fields.String(
+        data_key="type",
+        load_default="classic",
+        validate=OneOf(QUEUE_TYPES),
+        metadata={
+            "description": "x-queue-type: classic (one node), or quorum (replicated on a majority"
+            " of a cluster's nodes; a publish is confirmed once a majority stored it)",
+            "example": "quorum",
+        },
     )
 
 

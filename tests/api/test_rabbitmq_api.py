@@ -63,10 +63,29 @@ def test_the_tutorials_demo_queue(rclient, broker):
         ({"max_length": "5"}, "max_length"),
         ({"message_ttl_ms": 1.5}, "message_ttl_ms"),
         ({"durable": False}, "durable"),
+        ({"type": "stream"}, "type"),
+        ({"type": "Quorum"}, "type"),
+        # Every queue declared here is durable, non-exclusive and not auto-delete, as a quorum
+        # queue must be: the fields to ask otherwise do not exist.
+        ({"type": "quorum", "durable": False}, "durable"),
+        ({"type": "quorum", "exclusive": True}, "exclusive"),
+        ({"type": "quorum", "auto_delete": True}, "auto_delete"),
     ],
 )
 def test_put_rejects_bad_arguments(rclient, body, field):
     assert_problem(rclient.put(f"{URL}/{unique()}", json=body), 400, field)
+
+
+def test_put_a_quorum_queue(rclient, broker):
+    name = broker.track(unique())
+    response = rclient.put(f"{URL}/{name}", json={"type": "quorum", "max_length": 10})
+    assert response.status_code == 201
+    assert rclient.put(f"{URL}/{name}", json={"type": "quorum", "max_length": 10}).status_code == 200
+    # A classic declare (the default type) of a quorum queue: the broker's inequivalence.
+    problem = assert_problem(rclient.put(f"{URL}/{name}", json={"max_length": 10}), 409)
+    assert "x-queue-type" in problem["detail"]
+    assert rclient.post(f"{URL}/{name}/messages", json={"body": 1}).status_code == 202
+    assert rclient.get(f"{URL}/{name}").get_json()["messages"] == 1
 
 
 def test_put_with_a_non_json_body_is_415(rclient):
@@ -172,5 +191,7 @@ def test_the_spec_documents_the_namespace(sqlite_app):
     assert {"put", "get", "delete"} <= item.keys()
     assert {"200", "201", "409", "503"} <= item["put"]["responses"].keys()
     assert [p["required"] for p in item["put"]["parameters"] if p["in"] == "body"] == [False]
+    declare = build_spec(sqlite_app)["definitions"]["QueueDeclare"]["properties"]
+    assert declare["type"]["enum"] == ["classic", "quorum"] and declare["type"]["default"] == "classic"
     assert "202" in paths["/rabbitmq/queues/{name}/messages"]["post"]["responses"]
     assert "200" in paths["/rabbitmq/queues/{name}/messages/get"]["post"]["responses"]

@@ -4,7 +4,8 @@ import logging
 
 import pytest
 
-from extensions.redis_store import RateLimitedWarning
+from core.errors import Unavailable
+from extensions.redis_store import BlockingSentinelPool, RateLimitedWarning
 from factory import create_app
 from settings import ConfigError
 
@@ -78,11 +79,35 @@ def test_password_in_url_wins_and_never_reaches_logs():
         {"REDIS_MAX_CONNECTIONS": 0},
         {"REDIS_SOCKET_TIMEOUT": -1},
         {"CACHE_TTL": "soon"},
+        {"REDIS_SENTINELS": "127.0.0.1"},
+        {"REDIS_SENTINELS": "127.0.0.1:26379,host:port"},
+        {"REDIS_SENTINELS": "127.0.0.1:26379", "REDIS_SENTINEL_MASTER": ""},
+        {"REDIS_WAIT_REPLICAS": -1},
+        {"REDIS_WAIT_REPLICAS": 1, "REDIS_WAIT_TIMEOUT": 0.5},  # not below the socket timeout
     ],
 )
 def test_bad_settings_refuse_to_start(config):
     with pytest.raises(ConfigError):
         make_app(**config)
+
+
+def test_sentinel_mode_builds_a_bounded_master_pool_lazily():
+    # Nothing listens on these ports: building the client must not connect.
+    state = make_app(
+        REDIS_URL="", REDIS_SENTINELS="127.0.0.1:1, 127.0.0.1:2", REDIS_SENTINEL_MASTER="m"
+    ).extensions["redis"]
+    assert state.enabled and state.sentinels == [("127.0.0.1", 1), ("127.0.0.1", 2)]
+    assert "127.0.0.1:1,127.0.0.1:2" in state.safe_url
+    pool = state.client.connection_pool
+    assert isinstance(pool, BlockingSentinelPool) and pool.service_name == "m" and pool.is_master
+    assert (pool.max_connections, pool.timeout) == (10, 0.2)
+    assert pool.connection_kwargs["socket_connect_timeout"] == 0.25
+    assert pool.connection_kwargs["socket_timeout"] == 0.5
+    sentinel = pool.sentinel_manager.sentinels[0].connection_pool.connection_kwargs
+    assert (sentinel["socket_connect_timeout"], sentinel["socket_timeout"]) == (0.25, 0.5)
+    with pytest.raises(Unavailable):  # no sentinel answers: a prompt 503, not a hang
+        with state.session() as client:
+            client.ping()
 
 
 def test_keys_are_built_under_the_prefix():
