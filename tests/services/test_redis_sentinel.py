@@ -28,8 +28,8 @@ render.version = "r1"
 
 
 def read(wdtest_id: str) -> tuple[str, bool]:
-    body, hit = wdtests.get_rendered(wdtest_id=wdtest_id, render=render)
-    return json.loads(body)["name"], hit
+    rendered = wdtests.get_rendered(wdtest_id=wdtest_id, render=render)
+    return json.loads(rendered.body)["name"], rendered.hit
 
 
 def until(action, timeout: float = RECOVERY_BOUND):
