@@ -6,6 +6,7 @@ In the shape of flask-smorest's ``@blp.arguments``/``@blp.response`` and APIFlas
     @ns.route("/<string:wdtest_id>", endpoint="wdtest_item")
     @path(WdtestPath)
     class WdtestItem(Resource):
+        @operation_id("update_wdtest")
         @returns(200, WdtestOut, "The updated record")
         @body(WdtestUpdate)
         @errors(404, 503)
@@ -23,6 +24,7 @@ the behaviour come from the same objects.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +33,7 @@ from flask import Response
 from marshmallow import Schema
 
 from api.contract.parsing import check_header, check_path, load_body, load_optional_body, load_query
+from settings.declaration import BY_KEY
 
 OPERATION_ATTR = "__operation__"
 PATH_ATTR = "__path_schema__"
@@ -39,6 +42,21 @@ QUERY_ERRORS = PATH_ERRORS = frozenset({400})
 BODY_ERRORS = frozenset({400, 413, 415})  # invalid, too large, not JSON
 
 SchemaLike = Schema | type[Schema]
+
+# The services' verbs (and the demos'): an operationId is one of them, "_", then its object.
+VERBS = frozenset(
+    {"list", "get", "create", "replace", "update", "delete", "put", "declare", "publish", "take", "ping"}
+    | {"divide", "abort", "raise", "echo"}
+)
+OPERATION_ID = re.compile(r"([a-z]+)_[a-z0-9]+(_[a-z0-9]+)*")
+# gunicorn refuses (431) a header line longer than this, its CRLF included: the longest value
+# of a header is that less "Name: " and CRLF.
+HEADER_LINE_MAX = BY_KEY["GUNICORN_LIMIT_REQUEST_FIELD_SIZE"].default
+
+
+def header_max_length(name: str) -> int:
+    """The longest value of header ``name`` that gunicorn lets through."""
+    return HEADER_LINE_MAX - len(name) - len(": ") - len("\r\n")
 
 
 def schema_instance(schema: SchemaLike) -> Schema:
@@ -65,6 +83,7 @@ class Success:
 class Operation:
     """What one view function accepts and answers; read by ``api.contract.openapi``."""
 
+    operation_id: str | None = None  # set by ``@operation_id``; the documents require one
     body: Schema | None = None
     body_required: bool = True
     form: Schema | None = None  # form fields and files, documented by ``@form``
@@ -138,8 +157,7 @@ def _operation(view: Callable) -> tuple[Callable, Operation]:
         if op.path is not None and op.path_checked:
             check_path(op.path, kwargs)
         for name, (_, value_schema) in op.headers.items():
-            if "pattern" in value_schema:
-                check_header(name, value_schema["pattern"])
+            check_header(name, value_schema["maxLength"], value_schema.get("pattern"))
         if op.query is not None:
             kwargs["query"] = load_query(op.query)
         if op.body is not None:
@@ -150,6 +168,21 @@ def _operation(view: Callable) -> tuple[Callable, Operation]:
 
     setattr(wrapper, OPERATION_ATTR, op)
     return wrapper, op
+
+
+def operation_id(name: str):
+    """The operation's id in the documents (and so the generated clients' method name): a verb
+    of ``VERBS``, then what it acts on (``list_wdtests``)."""
+    match = OPERATION_ID.fullmatch(name)
+    if match is None or match.group(1) not in VERBS:
+        raise ValueError(f"operationId {name!r} is not <verb>_<object> with a verb of {sorted(VERBS)}")
+
+    def decorate(view):
+        wrapper, op = _operation(view)
+        op.operation_id = name
+        return wrapper
+
+    return decorate
 
 
 def body(schema: SchemaLike, *, required: bool = True):
@@ -223,22 +256,21 @@ def header(
     load: Callable[[], Any] | None = None,
     errors: tuple[int, ...] = (),
 ):
-    """A request header the operation reads: documented; a value that does not match
-    ``pattern`` (a full match) is a 400; ``example``: a value that matches. With ``into``,
+    """A request header the operation reads: documented; a value longer than gunicorn lets
+    through or that does not match ``pattern`` (a full match) is a 400; ``example``: a value
+    that matches. With ``into``,
     ``load()`` (which reads the header) is passed as that keyword. ``errors``: what reading
     it can answer."""
 
     def decorate(view):
         wrapper, op = _operation(view)
-        value_schema: dict[str, Any] = {"type": "string"}
+        value_schema: dict[str, Any] = {"type": "string", "maxLength": header_max_length(name)}
         if pattern is not None:
             value_schema["pattern"] = pattern
         if example is not None:
             value_schema["example"] = example
         op.headers[name] = (description, value_schema)
-        op.declared_errors.update(errors)
-        if pattern is not None:
-            op.declared_errors.add(400)
+        op.declared_errors.update({*errors, 400})
         if into is not None and load is not None:
             op.arguments[into] = load
         return wrapper

@@ -6,7 +6,8 @@ from marshmallow import INCLUDE, RAISE, Schema, fields
 from marshmallow.validate import OneOf
 from werkzeug.exceptions import default_exceptions
 
-from api.schemas.fields import QueryInteger, Upload
+from api.schemas.fields import REQUEST_LINE_MAX, QueryInteger, Upload
+from settings.declaration import BY_KEY
 
 _STR_LISTS: dict[str, Any] = {"keys": fields.String(), "values": fields.List(fields.String())}
 
@@ -24,12 +25,21 @@ class AbortPath(Schema):
 
 class UserPath(Schema):
     user_id = fields.String(
-        metadata={"description": "Any path segment; the string converter passes it as a string"}
+        metadata={
+            "description": "Any path segment; the string converter passes it as a string",
+            "maxLength": REQUEST_LINE_MAX,
+        }
     )
 
 
 class IndexPath(Schema):
-    index_id = fields.Integer(metadata={"description": "Exactly three digits (custom regex converter)"})
+    index_id = fields.Integer(
+        metadata={
+            "description": "Exactly three digits (custom regex converter)",
+            "minimum": 0,
+            "maximum": 999,
+        }
+    )
 
 
 class DivideQuery(Schema):
@@ -63,7 +73,13 @@ class EchoForm(Schema):
     class Meta:
         unknown = INCLUDE
 
-    text = fields.String(metadata={"description": "A form field (any name works)", "example": "hello"})
+    text = fields.String(
+        metadata={
+            "description": "A form field (any name works)",
+            "example": "hello",
+            "maxLength": BY_KEY["MAX_CONTENT_LENGTH"].default,  # no larger body is read
+        }
+    )
     file = Upload(metadata={"description": "A file (any field name works); only its size is echoed"})
 
 
@@ -98,11 +114,3 @@ class ContextOut(Schema):
     request_id = fields.String(required=True, metadata={"description": "g.request_id (set per request)"})
     method = fields.String(required=True, metadata={"description": "request.method (request context)"})
     pid = fields.Integer(required=True, metadata={"description": "The serving worker process"})
-
-
-divide_query = DivideQuery()
-divide_out = DivideOut()
-user_id_out = UserIdOut()
-index_id_out = IndexIdOut()
-echo_out = EchoOut()
-context_out = ContextOut()
