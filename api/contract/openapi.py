@@ -207,6 +207,8 @@ def _path_parameters(spec, plugin, app: Flask, resource, urls) -> list[dict]:
         if pattern:
             target = p if _v2(spec) else p["schema"]
             target.update(type="string", pattern=pattern)
+            for number_only in ("minimum", "maximum", "format"):
+                target.pop(number_only, None)
     return params
 
 

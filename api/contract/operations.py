@@ -251,20 +251,22 @@ def header(
     description: str,
     *,
     pattern: str | None = None,
+    max_length: int | None = None,
     example: str | None = None,
     into: str | None = None,
     load: Callable[[], Any] | None = None,
     errors: tuple[int, ...] = (),
 ):
     """A request header the operation reads: documented; a value longer than gunicorn lets
-    through or that does not match ``pattern`` (a full match) is a 400; ``example``: a value
-    that matches. With ``into``,
+    through (or than ``max_length``) or that does not match ``pattern`` (a full match) is a 400;
+    ``example``: a value that matches. With ``into``,
     ``load()`` (which reads the header) is passed as that keyword. ``errors``: what reading
     it can answer."""
 
     def decorate(view):
         wrapper, op = _operation(view)
-        value_schema: dict[str, Any] = {"type": "string", "maxLength": header_max_length(name)}
+        longest = min(header_max_length(name), max_length or header_max_length(name))
+        value_schema: dict[str, Any] = {"type": "string", "maxLength": longest}
         if pattern is not None:
             value_schema["pattern"] = pattern
         if example is not None:

@@ -34,11 +34,8 @@ class UserPath(Schema):
 
 class IndexPath(Schema):
     index_id = fields.Integer(
-        metadata={
-            "description": "Exactly three digits (custom regex converter)",
-            "minimum": 0,
-            "maximum": 999,
-        }
+        # Documented as the converter's string of three digits (api.contract.openapi).
+        metadata={"description": "Exactly three digits (custom regex converter)", "maxLength": 3}
     )
 
 
