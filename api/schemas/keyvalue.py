@@ -20,9 +20,9 @@ class KeyPut(Schema):
         required=True,
         metadata={
             "description": f"Any string, up to {VALUE_MAX_BYTES} bytes of UTF-8 (more: 413; maxLength "
-            "counts characters, so a shorter value of multi-byte characters can be refused too)",
+            "counts characters, so fewer characters in more bytes are refused too)",
             "example": "1233",
-            "maxLength": VALUE_MAX_BYTES,
+            "maxLength": VALUE_MAX_BYTES,  # the cap itself (services.keyvalue), 413 past it
         },
     )
     ttl = StrictInteger(

@@ -172,13 +172,15 @@ def test_repeated_list_parameters_are_the_comma_form(limits):
 
 
 def test_a_value_past_its_documented_length_is_too_large(limits):
-    # maxLength counts characters and the server's cap counts UTF-8 bytes: ASCII meets both.
+    # The cap counts UTF-8 bytes (413) and maxLength characters: ASCII meets both at once,
+    # and fewer characters in more bytes are refused too.
     client, spec = limits
     longest = field_schema(spec, "put", "/redis/keys/{key}", "body", "value")["maxLength"]
     assert longest == VALUE_MAX_BYTES
     assert send(client, "put", "/redis/keys/{key}", "body", "value", "v" * longest).status_code in (200, 201)
-    too_long = send(client, "put", "/redis/keys/{key}", "body", "value", "v" * (longest + 1))
-    assert too_long.status_code == 413 and too_long.mimetype == "application/problem+json"
+    for value in ("v" * (longest + 1), "é" * (longest // 2 + 1)):
+        too_large = send(client, "put", "/redis/keys/{key}", "body", "value", value)
+        assert too_large.status_code == 413 and too_large.mimetype == "application/problem+json"
 
 
 def test_a_cursor_past_its_documented_length_is_refused_for_its_length(limits):
