@@ -100,7 +100,7 @@ def test_wdtests_sorted_pages_with_the_total(opc, client):
     prefix = f"opc{uuid.uuid4().hex[:6]}"
     for n, age in ((1, 30), (2, 40), (3, 50)):
         wdtests.create_wdtest.sync(client=client, body=m.WdtestCreate(name=f"{prefix}{n}", age=age))
-    sort = [m.GetWdtestListSortItem("-age"), m.GetWdtestListSortItem("id")]
+    sort = [m.ListWdtestsSortItem("-age"), m.ListWdtestsSortItem("id")]
     page = wdtests.list_wdtests.sync(client=client, name_startswith=prefix, sort=sort, per_page=2, page=2)
     assert isinstance(page, m.WdtestPage), page
     assert page.total == 3 and page.pages == 2 and [r.age for r in page.items] == [30]
