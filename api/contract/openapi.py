@@ -25,7 +25,7 @@ from werkzeug.routing.rules import parse_converter_args
 
 from api.contract.converters import RegexConverter
 from api.contract.errors import PROBLEM_MIMETYPE
-from api.contract.operations import PATH_ATTR, Operation, operations, schema_name
+from api.contract.operations import PATH_ATTR, Operation, header_max_length, operations, schema_name
 from api.pipeline.access import API_KEY_HEADER, auth_applies, rate_limit_applies
 from api.schemas.fields import DelimitedList, Upload
 from api.schemas.problem import Problem
@@ -301,7 +301,10 @@ def _operation(
     )
     parameters = _parameters(spec, plugin, op.query, "query") if op.query is not None else []
     for name, (description, value_schema) in op.headers.items():
-        value_schema = dict(value_schema)
+        value_schema = {
+            **value_schema,
+            "maxLength": header_max_length(name, app.config, value_schema.get("maxLength")),
+        }
         example = value_schema.pop("example", None)
         if _v2(spec):
             value = value_schema  # 2.0 has no examples on parameters

@@ -25,15 +25,14 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Response
+from flask import Response, current_app
 from marshmallow import Schema
 
 from api.contract.parsing import check_header, check_path, load_body, load_optional_body, load_query
-from settings.declaration import BY_KEY
 
 OPERATION_ATTR = "__operation__"
 PATH_ATTR = "__path_schema__"
@@ -49,14 +48,13 @@ VERBS = frozenset(
     | {"divide", "abort", "raise", "echo"}
 )
 OPERATION_ID = re.compile(r"([a-z]+)_[a-z0-9]+(_[a-z0-9]+)*")
-# gunicorn refuses (431) a header line longer than this, its CRLF included: the longest value
-# of a header is that less "Name: " and CRLF.
-HEADER_LINE_MAX = BY_KEY["GUNICORN_LIMIT_REQUEST_FIELD_SIZE"].default
 
 
-def header_max_length(name: str) -> int:
-    """The longest value of header ``name`` that gunicorn lets through."""
-    return HEADER_LINE_MAX - len(name) - len(": ") - len("\r\n")
+def header_max_length(name: str, config: Mapping[str, Any], cap: int | None = None) -> int:
+    """The longest value of header ``name`` gunicorn lets through under ``config`` (it refuses
+    a longer header line, CRLF included, with 431), or ``cap`` when that is shorter."""
+    longest = config["GUNICORN_LIMIT_REQUEST_FIELD_SIZE"] - len(name) - len(": ") - len("\r\n")
+    return longest if cap is None else min(longest, cap)
 
 
 def schema_instance(schema: SchemaLike) -> Schema:
@@ -157,7 +155,8 @@ def _operation(view: Callable) -> tuple[Callable, Operation]:
         if op.path is not None and op.path_checked:
             check_path(op.path, kwargs)
         for name, (_, value_schema) in op.headers.items():
-            check_header(name, value_schema["maxLength"], value_schema.get("pattern"))
+            longest = header_max_length(name, current_app.config, value_schema.get("maxLength"))
+            check_header(name, longest, value_schema.get("pattern"))
         if op.query is not None:
             kwargs["query"] = load_query(op.query)
         if op.body is not None:
@@ -265,8 +264,10 @@ def header(
 
     def decorate(view):
         wrapper, op = _operation(view)
-        longest = min(header_max_length(name), max_length or header_max_length(name))
-        value_schema: dict[str, Any] = {"type": "string", "maxLength": longest}
+        # maxLength: ``max_length`` here; the documents and the check add gunicorn's bound.
+        value_schema: dict[str, Any] = {"type": "string"}
+        if max_length is not None:
+            value_schema["maxLength"] = max_length
         if pattern is not None:
             value_schema["pattern"] = pattern
         if example is not None:

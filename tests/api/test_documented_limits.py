@@ -192,3 +192,12 @@ def test_a_cursor_past_its_documented_length_is_refused_for_its_length(limits):
     assert at_bound.status_code == past.status_code == 400
     assert at_bound.get_json()["errors"]["after"] == ["Not a valid cursor."]
     assert past.get_json()["errors"]["after"] == [f"Longer than {longest} characters."]
+
+
+def test_header_bounds_follow_the_configured_header_line_limit(make_app):
+    client = make_app(GUNICORN_LIMIT_REQUEST_FIELD_SIZE=1024, **redis_config()).test_client()
+    spec = client.get(f"{PREFIX}/openapi.json").get_json()
+    longest = field_schema(spec, "get", "/wdtests", "header", "If-None-Match")["maxLength"]
+    assert longest == 1024 - len("If-None-Match: \r\n")
+    assert send(client, "get", "/wdtests", "header", "If-None-Match", "x" * longest).status_code == 200
+    assert send(client, "get", "/wdtests", "header", "If-None-Match", "x" * (longest + 1)).status_code == 400
