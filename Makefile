@@ -11,7 +11,7 @@ SUDO   := $(shell test "$$(id -u)" = 0 || echo sudo)
 
 FUZZ_EXAMPLES ?= 1000
 
-.PHONY: install nginx chromium run serve migrate test test-unit test-services test-api test-e2e test-faults fuzz lint format swagger docs bench bench-install bench-profile bench-scale bench-amqp clean
+.PHONY: install nginx chromium run serve migrate test test-unit test-services test-api test-e2e test-faults fuzz lint speclint-install format swagger docs bench bench-install bench-profile bench-scale bench-amqp clean
 
 $(VENV)/.installed: requirements.lock requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -64,17 +64,31 @@ test-faults: install nginx chromium ## the live tier with longer faults (FAULT_S
 fuzz: install ## schemathesis at length: FUZZ_EXAMPLES cases per operation and phase
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/e2e/test_schemathesis.py -rA $(PYTEST_ARGS)
 
-lint: install ## ruff check + format check + mypy, as CI runs them
+# Pinned OpenAPI linters (Redocly CLI, Spectral and the OWASP ruleset), from their lock file.
+SPECLINT := tools/speclint
+SPECLINT_OUT := build/speclint
+
+$(SPECLINT)/node_modules/.installed: $(SPECLINT)/package.json $(SPECLINT)/package-lock.json
+	cd $(SPECLINT) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+speclint-install: $(SPECLINT)/node_modules/.installed ## the OpenAPI linters into tools/speclint
+
+lint: install speclint-install ## ruff check + format check + mypy, and production's documents linted, as CI runs them
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	mkdir -p $(SPECLINT_OUT)
+	$(BIN)/python -m swagger_export --env prod -o $(SPECLINT_OUT)/swagger.json --openapi $(SPECLINT_OUT)/openapi.json
+	$(SPECLINT)/lint.sh $(SPECLINT_OUT)/swagger.json $(SPECLINT_OUT)/openapi.json
 
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-swagger: install ## export Swagger 2.0 to $(SPEC) and OpenAPI 3.1 to $(OPENAPI)
-	$(BIN)/python -m swagger_export -o $(SPEC) --openapi $(OPENAPI)
+SPEC_ENV ?= prod
+swagger: install ## export $(SPEC_ENV)'s Swagger 2.0 to $(SPEC) and OpenAPI 3.1 to $(OPENAPI)
+	$(BIN)/python -m swagger_export --env $(SPEC_ENV) -o $(SPEC) --openapi $(OPENAPI)
 
 docs: install ## docs/configuration.md from the settings declaration
 	$(BIN)/python -m settings.reference > docs/configuration.md.tmp && mv docs/configuration.md.tmp docs/configuration.md
@@ -99,4 +113,4 @@ bench-amqp: install ## publish rate with confirms, and the outbox relay, against
 	$(BIN)/python -m bench.amqp_publish
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .cache build tests/e2e/ts/node_modules
+	rm -rf $(VENV) .pytest_cache .ruff_cache .cache build tests/e2e/ts/node_modules $(SPECLINT)/node_modules

@@ -34,15 +34,18 @@ class App(Flask):
         return response
 
 
-def create_app(config: str | type | Mapping | None = None) -> Flask:
+def create_app(
+    config: str | type | Mapping | None = None, *, environ: Mapping[str, str] | None = None
+) -> Flask:
     """Build the app. ``config``: an env name ('dev', 'prod', 'test'), a config
-    class, or a mapping of overrides applied last (see ``settings``)."""
+    class, or a mapping of overrides applied last (see ``settings``); ``environ``: the
+    environment the settings read (default ``os.environ``)."""
     app = App("wdapi", instance_relative_config=True)
     app.request_class = APIRequest
     app.response_class = JSONResponse
     app.json = JSONProvider(app)
     disable_sessions(app)
-    load_config(app, config)
+    load_config(app, config, environ)
     app.config.setdefault("RESTX_JSON", RESTX_JSON)
     configure_logging(app)
     register_extensions(app)

@@ -40,6 +40,7 @@ def init_api(app: Flask) -> Api:
         title="Wdtest API",
         version="1.0",
         description="Wdtest records. Every error is RFC 9457 application/problem+json.",
+        contact="Wdtest API maintainers",
         prefix=API_PREFIX,
         doc=False,  # api.contract.docs serves Swagger UI 5, which renders OpenAPI 3.1
     )

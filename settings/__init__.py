@@ -99,10 +99,10 @@ def defaults() -> dict[str, Any]:
     return {setting.key: setting.default for setting in SETTINGS}
 
 
-def config_class(name: str | None = None) -> type[Config]:
+def config_class(name: str | None = None, environ: Mapping[str, str] | None = None) -> type[Config]:
     """Return the config class for ``name`` (default ``APP_ENV``, then ``prod``: whatever
     serves without saying otherwise gets production's checks; the Makefile's dev targets say dev)."""
-    name = name or os.environ.get("APP_ENV") or "prod"
+    name = name or (os.environ if environ is None else environ).get("APP_ENV") or "prod"
     try:
         return CONFIGS[name]
     except KeyError:
@@ -165,19 +165,23 @@ def load(
     *,
     root_path: str | None = None,
     instance_path: str | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The layered configuration (see module docstring), every declared setting parsed.
     ``instance_path`` holds the default SQLite database; unset, Flask's default for an app
-    that is not an installed package: ``instance`` under ``root_path``."""
+    that is not an installed package: ``instance`` under ``root_path``. ``environ``: the
+    environment to read (default ``os.environ``; ``{}``: the declared settings alone)."""
+    environ = os.environ if environ is None else environ
     root_path = root_path or os.getcwd()
     overrides: Mapping = {}
     if isinstance(config, Mapping):
         overrides = config
         config = overrides.get("ENV_NAME")
     layers = flask.Config(root_path, defaults())
-    layers.from_object(config if isinstance(config, type) else config_class(config))
-    layers.from_envvar("APP_SETTINGS", silent=not os.environ.get("APP_SETTINGS"))
-    values = {**layers, **overrides, **parse(layers, os.environ, overrides)}
+    layers.from_object(config if isinstance(config, type) else config_class(config, environ))
+    if environ.get("APP_SETTINGS"):
+        layers.from_pyfile(environ["APP_SETTINGS"])
+    values = {**layers, **overrides, **parse(layers, environ, overrides)}
     values["API_KEYS"] = api_keys(values)
     values.update(derive(values, instance_path or os.path.join(root_path, "instance")))
     # Here rather than in the factory: gunicorn's master reads this too, and refuses
@@ -186,9 +190,13 @@ def load(
     return values
 
 
-def load_config(app: flask.Flask, config: str | type | Mapping | None = None) -> None:
+def load_config(
+    app: flask.Flask,
+    config: str | type | Mapping | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> None:
     """Put the layered, parsed configuration on ``app.config``; unsafe production is refused."""
-    app.config.update(load(config, root_path=app.root_path, instance_path=app.instance_path))
+    app.config.update(load(config, root_path=app.root_path, instance_path=app.instance_path, environ=environ))
 
 
 def api_keys(values: Mapping[str, Any]) -> tuple[str, ...]:

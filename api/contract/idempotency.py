@@ -62,7 +62,13 @@ def _replay_or_run(view):
 
 def idempotent(view):
     """Honour (and document) Idempotency-Key on a write operation; put it above the others."""
-    documented = header(HEADER, DESCRIPTION, pattern=idempotency.KEY_PATTERN, errors=(409, 422, 503))(view)
+    documented = header(
+        HEADER,
+        DESCRIPTION,
+        pattern=idempotency.KEY_PATTERN,
+        max_length=idempotency.KEY_MAX_LENGTH,
+        errors=(409, 422, 503),
+    )(view)
     return around(_replay_or_run)(documented)
 
 

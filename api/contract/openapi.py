@@ -10,6 +10,7 @@ or ``requestBody``, ``produces`` or ``content``. Flask-RESTX only routes and ser
 from __future__ import annotations
 
 import copy
+import inspect
 from http import HTTPStatus
 from typing import Any
 
@@ -18,13 +19,13 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask
 from flask_restx import Api
 from flask_restx.swagger import extract_path, parse_rule
-from flask_restx.utils import camel_to_dash
+from limits import parse as parse_limit
 from marshmallow import Schema, fields
 from werkzeug.routing.rules import parse_converter_args
 
 from api.contract.converters import RegexConverter
 from api.contract.errors import PROBLEM_MIMETYPE
-from api.contract.operations import PATH_ATTR, Operation, operations, schema_name
+from api.contract.operations import PATH_ATTR, Operation, header_max_length, operations, schema_name
 from api.pipeline.access import API_KEY_HEADER, auth_applies, rate_limit_applies
 from api.schemas.fields import DelimitedList, Upload
 from api.schemas.problem import Problem
@@ -33,19 +34,24 @@ SWAGGER_2 = "2.0"
 OPENAPI_3 = "3.1.0"
 JSON = "application/json"
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
-# What an error answers, per status: the detail of the Problem example.
-EXAMPLE_DETAILS = {
-    400: "Invalid request body: name.",
-    401: "Send a valid API key in the X-API-Key header.",
-    404: "No record 'no-such-id'.",
-    409: "A record with id '3' already exists.",
-    413: "The request body is larger than the limit.",
-    414: "The request line exceeds 4094 bytes.",
-    415: "Did not attempt to load JSON data because the request Content-Type was not 'application/json'.",
-    429: "600 per 1 minute",
-    431: "A request header exceeds 8190 bytes.",
-    503: "The database is unavailable; try again shortly.",
-}
+
+
+def example_details(config) -> dict[int, str]:
+    """What an error answers, per status: the detail of the Problem example. The limits come
+    from the settings, as the server that answers them reads them."""
+    return {
+        400: "Invalid request body: name.",
+        401: f"Send a valid API key in the {API_KEY_HEADER} header.",
+        404: "No record 'no-such-id'.",
+        409: "A record with id '3' already exists.",
+        413: f"The request body is larger than {config['MAX_CONTENT_LENGTH']} bytes.",
+        414: f"The request line exceeds {config['GUNICORN_LIMIT_REQUEST_LINE']} bytes.",
+        415: "Did not attempt to load JSON data because the request Content-Type was not 'application/json'.",
+        429: str(parse_limit(config["RATELIMIT_APPLICATION"])),  # as Flask-Limiter words it
+        431: f"A request header exceeds {config['GUNICORN_LIMIT_REQUEST_FIELD_SIZE']} bytes.",
+        503: "The database is unavailable; try again shortly.",
+    }
+
 
 # Answered by the server in front of the app (gunicorn, nginx) to any request past its limits
 # (README "Errors"): a long query string or header reaches no view.
@@ -53,10 +59,18 @@ FRONT_LIMITS = frozenset({414, 431})
 
 # What a 429 carries (api.pipeline.ratelimit); the RateLimit-* names are the IETF draft's.
 RATE_LIMIT_HEADERS = {
-    "Retry-After": {"type": "integer", "description": "Seconds until the caller's budget is renewed"},
-    "RateLimit-Limit": {"type": "integer", "description": "Requests per window"},
-    "RateLimit-Remaining": {"type": "integer", "description": "Requests left in this window"},
-    "RateLimit-Reset": {"type": "integer", "description": "Seconds until the window ends"},
+    "Retry-After": {
+        "type": "integer",
+        "format": "int32",
+        "description": "Seconds until the caller's budget is renewed",
+    },
+    "RateLimit-Limit": {"type": "integer", "format": "int32", "description": "Requests per window"},
+    "RateLimit-Remaining": {
+        "type": "integer",
+        "format": "int32",
+        "description": "Requests left in this window",
+    },
+    "RateLimit-Reset": {"type": "integer", "format": "int32", "description": "Seconds until the window ends"},
 }
 
 
@@ -90,6 +104,20 @@ def _dict_size(self, field, ret, **kwargs) -> dict:
     return out
 
 
+INT32 = (-(2**31), 2**31 - 1)
+
+
+def _integer_format(self, field, ret, **kwargs) -> dict:
+    # int32 when the field's bounds fit in it, else int64: generated clients pick their type by it.
+    if not isinstance(field, fields.Integer):
+        return {}
+    low, high = ret.get("minimum"), ret.get("maximum")
+    if "enum" in ret:
+        low, high = min(ret["enum"]), max(ret["enum"])
+    fits = low is not None and high is not None and INT32[0] <= low and high <= INT32[1]
+    return {"format": "int32" if fits else "int64"}
+
+
 def _upload(self, field, ret, **kwargs) -> dict:
     if not isinstance(field, Upload):
         return {}
@@ -108,13 +136,17 @@ def _spec(version: str, api: Api) -> tuple[APISpec, MarshmallowPlugin]:
         api.version,
         version,
         plugins=[plugin],
-        info={"description": api.description},
+        info={
+            "description": api.description,
+            "contact": {"name": api.contact},
+        },
     )
     converter = plugin.converter
     assert converter is not None  # set by APISpec(plugins=...)
     converter.add_parameter_attribute_function(_list_style)
     converter.add_attribute_function(_dict_size)
     converter.add_attribute_function(_upload)
+    converter.add_attribute_function(_integer_format)
     return spec, plugin
 
 
@@ -135,13 +167,13 @@ def _ref(spec: APISpec, schema: Schema) -> dict:
     return {"$ref": prefix + name}
 
 
-def problem_example(code: int, path: str) -> dict:
+def problem_example(code: int, path: str, details: dict[int, str]) -> dict:
     """A Problem as the server answers ``code`` on ``path``."""
     return {
         "type": "about:blank",
         "title": HTTPStatus(code).phrase,
         "status": code,
-        "detail": EXAMPLE_DETAILS.get(code, HTTPStatus(code).description),
+        "detail": details.get(code, HTTPStatus(code).description),
         "instance": path,
     }
 
@@ -175,6 +207,8 @@ def _path_parameters(spec, plugin, app: Flask, resource, urls) -> list[dict]:
         if pattern:
             target = p if _v2(spec) else p["schema"]
             target.update(type="string", pattern=pattern)
+            for number_only in ("minimum", "maximum", "format"):
+                target.pop(number_only, None)
     return params
 
 
@@ -206,8 +240,8 @@ def _success(spec: APISpec, success) -> dict:
     return out
 
 
-def _error(spec: APISpec, code: int, path: str) -> dict:
-    ref, example = _ref(spec, Problem()), problem_example(code, path)
+def _error(spec: APISpec, code: int, path: str, details: dict[int, str]) -> dict:
+    ref, example = _ref(spec, Problem()), problem_example(code, path, details)
     out: dict[str, Any] = {"description": HTTPStatus(code).phrase}
     if _v2(spec):
         out.update(schema=ref, examples={PROBLEM_MIMETYPE: example})
@@ -248,15 +282,18 @@ def _body_v3(spec: APISpec, op: Operation) -> dict | None:
 def _operation(
     spec, plugin, app: Flask, tag: str, path: str, method: str, resource, view, op: Operation
 ) -> dict:
-    summary, _, description = (view.__doc__ or "").strip().partition("\n")
+    if op.operation_id is None:
+        raise TypeError(f"{resource.__name__}.{method}: no @operation_id")
+    summary, _, description = inspect.cleandoc(view.__doc__ or "").partition("\n")
+    if not description.strip():
+        raise TypeError(f"{resource.__name__}.{method}: the docstring needs a body (the description)")
     doc: dict[str, Any] = {
         # The tag groups operations in Swagger UI and names the generated clients' API classes.
         "tags": [tag],
-        "operationId": f"{method}_{camel_to_dash(resource.__name__)}",
+        "operationId": op.operation_id,
         "summary": summary.rstrip("."),
+        "description": description.strip(),
     }
-    if description.strip():
-        doc["description"] = description.strip()
     needs_key = auth_applies(app.config, method.upper())
     limited = rate_limit_applies(app.config)
     codes = sorted(
@@ -264,7 +301,10 @@ def _operation(
     )
     parameters = _parameters(spec, plugin, op.query, "query") if op.query is not None else []
     for name, (description, value_schema) in op.headers.items():
-        value_schema = dict(value_schema)
+        value_schema = {
+            **value_schema,
+            "maxLength": header_max_length(name, app.config, value_schema.get("maxLength")),
+        }
         example = value_schema.pop("example", None)
         if _v2(spec):
             value = value_schema  # 2.0 has no examples on parameters
@@ -290,10 +330,11 @@ def _operation(
     if parameters:
         doc["parameters"] = parameters
     responses = {str(s.code): _success(spec, s) for s in op.responses.values()}
-    responses.update({str(code): _error(spec, code, path) for code in codes})
+    details = example_details(app.config)
+    responses.update({str(code): _error(spec, code, path, details) for code in codes})
     doc["responses"] = dict(sorted(responses.items()))
-    if needs_key:
-        doc["security"] = [{"apikey": []}]
+    # Stated on every operation: [] is public, whatever the document-wide default says.
+    doc["security"] = [{"apikey": []}] if needs_key else []
     return doc
 
 
@@ -305,6 +346,8 @@ def build(app: Flask, api: Api, version: str) -> dict:
     else:
         spec.options["servers"] = [{"url": api.prefix}]
     spec.components.security_scheme("apikey", {"type": "apiKey", "in": "header", "name": API_KEY_HEADER})
+    # The default for the whole document: the key wherever a write needs one.
+    spec.options["security"] = [{"apikey": []}] if auth_applies(app.config, "POST") else []
     spec.components.schema("Problem", schema=Problem)
     for ns in api.namespaces:
         if not ns.resources:

@@ -6,6 +6,7 @@ In the shape of flask-smorest's ``@blp.arguments``/``@blp.response`` and APIFlas
     @ns.route("/<string:wdtest_id>", endpoint="wdtest_item")
     @path(WdtestPath)
     class WdtestItem(Resource):
+        @operation_id("update_wdtest")
         @returns(200, WdtestOut, "The updated record")
         @body(WdtestUpdate)
         @errors(404, 503)
@@ -23,11 +24,12 @@ the behaviour come from the same objects.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Response
+from flask import Response, current_app
 from marshmallow import Schema
 
 from api.contract.parsing import check_header, check_path, load_body, load_optional_body, load_query
@@ -39,6 +41,20 @@ QUERY_ERRORS = PATH_ERRORS = frozenset({400})
 BODY_ERRORS = frozenset({400, 413, 415})  # invalid, too large, not JSON
 
 SchemaLike = Schema | type[Schema]
+
+# The services' verbs (and the demos'): an operationId is one of them, "_", then its object.
+VERBS = frozenset(
+    {"list", "get", "create", "replace", "update", "delete", "put", "declare", "publish", "take", "ping"}
+    | {"divide", "abort", "raise", "echo"}
+)
+OPERATION_ID = re.compile(r"([a-z]+)_[a-z0-9]+(_[a-z0-9]+)*")
+
+
+def header_max_length(name: str, config: Mapping[str, Any], cap: int | None = None) -> int:
+    """The longest value of header ``name`` gunicorn lets through under ``config`` (it refuses
+    a longer header line, CRLF included, with 431), or ``cap`` when that is shorter."""
+    longest = config["GUNICORN_LIMIT_REQUEST_FIELD_SIZE"] - len(name) - len(": ") - len("\r\n")
+    return longest if cap is None else min(longest, cap)
 
 
 def schema_instance(schema: SchemaLike) -> Schema:
@@ -65,6 +81,7 @@ class Success:
 class Operation:
     """What one view function accepts and answers; read by ``api.contract.openapi``."""
 
+    operation_id: str | None = None  # set by ``@operation_id``; the documents require one
     body: Schema | None = None
     body_required: bool = True
     form: Schema | None = None  # form fields and files, documented by ``@form``
@@ -138,8 +155,8 @@ def _operation(view: Callable) -> tuple[Callable, Operation]:
         if op.path is not None and op.path_checked:
             check_path(op.path, kwargs)
         for name, (_, value_schema) in op.headers.items():
-            if "pattern" in value_schema:
-                check_header(name, value_schema["pattern"])
+            longest = header_max_length(name, current_app.config, value_schema.get("maxLength"))
+            check_header(name, longest, value_schema.get("pattern"))
         if op.query is not None:
             kwargs["query"] = load_query(op.query)
         if op.body is not None:
@@ -150,6 +167,21 @@ def _operation(view: Callable) -> tuple[Callable, Operation]:
 
     setattr(wrapper, OPERATION_ATTR, op)
     return wrapper, op
+
+
+def operation_id(name: str):
+    """The operation's id in the documents (and so the generated clients' method name): a verb
+    of ``VERBS``, then what it acts on (``list_wdtests``)."""
+    match = OPERATION_ID.fullmatch(name)
+    if match is None or match.group(1) not in VERBS:
+        raise ValueError(f"operationId {name!r} is not <verb>_<object> with a verb of {sorted(VERBS)}")
+
+    def decorate(view):
+        wrapper, op = _operation(view)
+        op.operation_id = name
+        return wrapper
+
+    return decorate
 
 
 def body(schema: SchemaLike, *, required: bool = True):
@@ -218,27 +250,30 @@ def header(
     description: str,
     *,
     pattern: str | None = None,
+    max_length: int | None = None,
     example: str | None = None,
     into: str | None = None,
     load: Callable[[], Any] | None = None,
     errors: tuple[int, ...] = (),
 ):
-    """A request header the operation reads: documented; a value that does not match
-    ``pattern`` (a full match) is a 400; ``example``: a value that matches. With ``into``,
+    """A request header the operation reads: documented; a value longer than gunicorn lets
+    through (or than ``max_length``) or that does not match ``pattern`` (a full match) is a 400;
+    ``example``: a value that matches. With ``into``,
     ``load()`` (which reads the header) is passed as that keyword. ``errors``: what reading
     it can answer."""
 
     def decorate(view):
         wrapper, op = _operation(view)
+        # maxLength: ``max_length`` here; the documents and the check add gunicorn's bound.
         value_schema: dict[str, Any] = {"type": "string"}
+        if max_length is not None:
+            value_schema["maxLength"] = max_length
         if pattern is not None:
             value_schema["pattern"] = pattern
         if example is not None:
             value_schema["example"] = example
         op.headers[name] = (description, value_schema)
-        op.declared_errors.update(errors)
-        if pattern is not None:
-            op.declared_errors.add(400)
+        op.declared_errors.update({*errors, 400})
         if into is not None and load is not None:
             op.arguments[into] = load
         return wrapper

@@ -89,11 +89,18 @@ def load_query(schema: Schema) -> dict:
         raise _invalid("query parameters", err) from None
 
 
-def check_header(name: str, pattern: str) -> None:
-    """A request header, when sent, must match ``pattern`` (documented in the spec)."""
+def check_header(name: str, max_length: int, pattern: str | None = None) -> None:
+    """A request header, when sent, must keep to ``max_length`` and match ``pattern`` (both
+    documented in the spec)."""
     value = request.headers.get(name)
-    if value is not None and re.fullmatch(pattern, value) is None:
+    if value is None:
+        return
+    message = None
+    if len(value) > max_length:
+        message = f"Longer than {max_length} characters."
+    elif pattern is not None and re.fullmatch(pattern, value) is None:
         message = "Does not match the documented pattern."
+    if message is not None:
         raise InvalidInput(f"Invalid {name} header: {message}", {name: [message]})
 
 

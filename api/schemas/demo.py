@@ -3,11 +3,13 @@
 from typing import Any
 
 from marshmallow import INCLUDE, RAISE, Schema, fields
-from marshmallow.validate import OneOf
+from marshmallow.validate import Length, OneOf
 from werkzeug.exceptions import default_exceptions
 
 from api.schemas.fields import QueryInteger, Upload
+from settings.declaration import BY_KEY
 
+USER_ID_MAX_LENGTH = 200
 _STR_LISTS: dict[str, Any] = {"keys": fields.String(), "values": fields.List(fields.String())}
 
 
@@ -23,13 +25,18 @@ class AbortPath(Schema):
 
 
 class UserPath(Schema):
+    # A bound the demo sets: even percent-encoded, such a segment fits gunicorn's request line.
     user_id = fields.String(
-        metadata={"description": "Any path segment; the string converter passes it as a string"}
+        validate=Length(max=USER_ID_MAX_LENGTH),
+        metadata={"description": "Any path segment; the string converter passes it as a string"},
     )
 
 
 class IndexPath(Schema):
-    index_id = fields.Integer(metadata={"description": "Exactly three digits (custom regex converter)"})
+    index_id = fields.Integer(
+        # Documented as the converter's string of three digits (api.contract.openapi).
+        metadata={"description": "Exactly three digits (custom regex converter)", "maxLength": 3}
+    )
 
 
 class DivideQuery(Schema):
@@ -63,7 +70,13 @@ class EchoForm(Schema):
     class Meta:
         unknown = INCLUDE
 
-    text = fields.String(metadata={"description": "A form field (any name works)", "example": "hello"})
+    text = fields.String(
+        metadata={
+            "description": "A form field (any name works)",
+            "example": "hello",
+            "maxLength": BY_KEY["MAX_CONTENT_LENGTH"].default,  # no larger body is read
+        }
+    )
     file = Upload(metadata={"description": "A file (any field name works); only its size is echoed"})
 
 
@@ -98,11 +111,3 @@ class ContextOut(Schema):
     request_id = fields.String(required=True, metadata={"description": "g.request_id (set per request)"})
     method = fields.String(required=True, metadata={"description": "request.method (request context)"})
     pid = fields.Integer(required=True, metadata={"description": "The serving worker process"})
-
-
-divide_query = DivideQuery()
-divide_out = DivideOut()
-user_id_out = UserIdOut()
-index_id_out = IndexIdOut()
-echo_out = EchoOut()
-context_out = ContextOut()

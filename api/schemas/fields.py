@@ -9,7 +9,11 @@ import re
 from marshmallow import ValidationError, fields
 from marshmallow.validate import Range, Regexp
 
+from settings.declaration import BY_KEY
+
 _INTEGER = re.compile(r"-?[0-9]+")
+# gunicorn refuses a longer request line (414): no path segment or query value is longer.
+REQUEST_LINE_MAX = BY_KEY["GUNICORN_LIMIT_REQUEST_LINE"].default
 # The widest integer every backend can bind (SQLite's INTEGER is 64-bit signed).
 QUERY_INT_MIN, QUERY_INT_MAX = -(2**63), 2**63 - 1
 
@@ -85,10 +89,18 @@ class Cursor(fields.Field):
     """An opaque position in a list: the service's ``[sort, key]`` as url-safe base64 of
     compact JSON. Clients pass back what they were given; anything else is invalid."""
 
-    default_error_messages = {"invalid": "Not a valid cursor."}
+    default_error_messages = {
+        "invalid": "Not a valid cursor.",
+        "too_long": f"Longer than {REQUEST_LINE_MAX} characters.",
+    }
 
     def __init__(self, **kwargs):
-        metadata = {"type": "string", "pattern": CURSOR_PATTERN, **kwargs.pop("metadata", {})}
+        metadata = {
+            "type": "string",
+            "pattern": CURSOR_PATTERN,
+            "maxLength": REQUEST_LINE_MAX,
+            **kwargs.pop("metadata", {}),
+        }
         super().__init__(metadata=metadata, **kwargs)
 
     def _serialize(self, value, attr, obj, **kwargs):
@@ -98,6 +110,8 @@ class Cursor(fields.Field):
         return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
     def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str) and len(value) > REQUEST_LINE_MAX:
+            raise self.make_error("too_long")
         # b64decode skips characters outside the alphabet: check the documented form first.
         if not isinstance(value, str) or re.fullmatch(CURSOR_PATTERN, value) is None:
             raise self.make_error("invalid")

@@ -19,9 +19,10 @@ class KeyPut(Schema):
     value = Text(
         required=True,
         metadata={
-            "description": f"Any string, up to {VALUE_MAX_BYTES} bytes of UTF-8 (more: 413, a limit "
-            "in bytes that JSON Schema cannot state)",
+            "description": f"Any string, up to {VALUE_MAX_BYTES} bytes of UTF-8 (more: 413; maxLength "
+            "counts characters, so fewer characters in more bytes are refused too)",
             "example": "1233",
+            "maxLength": VALUE_MAX_BYTES,  # the cap itself (services.keyvalue), 413 past it
         },
     )
     ttl = StrictInteger(
@@ -59,8 +60,3 @@ class PingOut(Schema):
     latency_ms = fields.Float(
         required=True, metadata={"description": "Round trip in milliseconds", "example": 0.42}
     )
-
-
-key_put = KeyPut()
-key_out = KeyOut()
-ping_out = PingOut()

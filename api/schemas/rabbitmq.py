@@ -5,7 +5,7 @@ from marshmallow import RAISE, Schema, fields
 from marshmallow.validate import Length, OneOf, Range
 
 from api.schemas.fields import FullMatch, StrictInteger, Text
-from services.rabbitmq import GET_MAX, QUEUE_NAME_PATTERN, QUEUE_NAME_RULE
+from services.rabbitmq import GET_MAX, QUEUE_NAME_MAX_LENGTH, QUEUE_NAME_PATTERN, QUEUE_NAME_RULE
 from settings.declaration import QUEUE_TYPES
 
 HEADER_NAME_MAX_LENGTH = 128  # AMQP field names are short strings
@@ -18,7 +18,12 @@ class QueuePath(Schema):
     # The service's own pattern: the documents derive it from this validator.
     name = fields.String(
         validate=FullMatch(QUEUE_NAME_PATTERN),
-        metadata={"description": f"Queue name: {QUEUE_NAME_RULE}", "example": "queuetest2"},
+        # maxLength too, for clients that size a field by it (the pattern enforces it).
+        metadata={
+            "description": f"Queue name: {QUEUE_NAME_RULE}",
+            "example": "queuetest2",
+            "maxLength": QUEUE_NAME_MAX_LENGTH,
+        },
     )
 
 
@@ -134,12 +139,3 @@ class MessageList(Schema):
     """Messages taken from a queue, oldest first."""
 
     messages = fields.List(fields.Nested(MessageOut), required=True)
-
-
-# Built once: schema instances are reused by every request.
-queue_declare = QueueDeclare()
-queue_out = QueueOut()
-message_publish = MessagePublish()
-message_accepted = MessageAccepted()
-messages_get = MessagesGet()
-message_list = MessageList()

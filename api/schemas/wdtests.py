@@ -14,6 +14,7 @@ ID_PATTERN = rf"^(?!\.\.?$)[A-Za-z0-9._~-]{{1,{ID_MAX_LENGTH}}}$"
 ID_RULE = f"1-{ID_MAX_LENGTH} characters from [A-Za-z0-9._~-], not '.' or '..'"
 FILTER_MAX_LENGTH = 100
 LIST_MAX_ITEMS = 100
+PER_PAGE_MAX = 100
 PAGE_MAX = 10**9  # keeps the offset within what every backend can bind
 VALID_ID = FullMatch(ID_PATTERN, error=f"Must be {ID_RULE}.")
 
@@ -21,7 +22,8 @@ VALID_ID = FullMatch(ID_PATTERN, error=f"Must be {ID_RULE}.")
 def record_id(description: str = ID_RULE) -> fields.String:
     return fields.String(
         validate=VALID_ID,
-        metadata={"description": description, "example": "3"},
+        # maxLength too, for clients that size a field by it (the pattern enforces it).
+        metadata={"description": description, "example": "3", "maxLength": ID_MAX_LENGTH},
     )
 
 
@@ -51,7 +53,11 @@ class WdtestReplace(WdtestCreate):
     # A schema cannot tie a body field to the path: readOnly tells generators to leave it out.
     id = fields.String(
         validate=VALID_ID,
-        metadata={"description": "May be sent, but must equal the id in the path", "readOnly": True},
+        metadata={
+            "description": "May be sent, but must equal the id in the path",
+            "readOnly": True,
+            "maxLength": ID_MAX_LENGTH,
+        },
     )
 
 
@@ -95,7 +101,7 @@ class WdtestOut(Schema):
 class WdtestPage(Schema):
     """One page of records."""
 
-    items = fields.List(fields.Nested(WdtestOut), required=True)
+    items = fields.List(fields.Nested(WdtestOut), required=True, metadata={"maxItems": PER_PAGE_MAX})
     page = fields.Integer(
         metadata={"description": "The page number; absent when reached with `after`", "example": 1}
     )
@@ -148,7 +154,9 @@ class WdtestQuery(Schema):
         metadata={"description": f"Page, 1-{PAGE_MAX}"},
     )
     per_page = QueryInteger(
-        load_default=20, validate=Range(min=1, max=100), metadata={"description": "Page size, 1-100"}
+        load_default=20,
+        validate=Range(min=1, max=PER_PAGE_MAX),
+        metadata={"description": f"Page size, 1-{PER_PAGE_MAX}"},
     )
     include_total = fields.Boolean(
         load_default=True,
@@ -176,7 +184,7 @@ class WdtestQuery(Schema):
     )
     id = record_id("id equals")
     id__in = DelimitedList(
-        fields.String(validate=VALID_ID),
+        fields.String(validate=VALID_ID, metadata={"maxLength": ID_MAX_LENGTH}),
         validate=Length(min=1, max=LIST_MAX_ITEMS),
         metadata={"description": "id is one of (comma-separated)"},
     )
@@ -204,10 +212,6 @@ class WdtestQuery(Schema):
             raise ValidationError("Give page or after, not both.", "after")
 
 
-# Built once: schema instances are reused by every request.
-wdtest_create = WdtestCreate()
-wdtest_replace = WdtestReplace()
-wdtest_update = WdtestUpdate()
+# Built once: the resources' renderers and the outbox dump with these.
 wdtest_out = WdtestOut()
 wdtest_page = WdtestPage()
-wdtest_query = WdtestQuery()

@@ -13,6 +13,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
+from services.keyvalue import VALUE_MAX_BYTES
 from tests.helpers.redis_support import redis_config
 
 PREFIX = "/api/v1"
@@ -31,6 +32,9 @@ BOUNDED = [
     ("post", "/rabbitmq/queues/{name}/messages", "body", "headers"),
     ("post", "/rabbitmq/queues/{name}/messages/get", "body", "count"),
     ("put", "/rabbitmq/queues/{name}", "body", "max_length"),
+    ("get", "/wdtests", "header", "If-None-Match"),
+    ("patch", "/wdtests/{wdtest_id}", "header", "If-Match"),
+    ("patch", "/wdtests/{wdtest_id}", "header", "Idempotency-Key"),
 ]
 PATTERN_SAMPLES = {
     # Newline keys, leading "/" and "//" are answered by the router (the clients helper's
@@ -74,6 +78,7 @@ BASE_BODIES = {
     ("post", "/rabbitmq/queues/{name}/messages"): {"body": 1},
     ("post", "/rabbitmq/queues/{name}/messages/get"): {},
     ("put", "/rabbitmq/queues/{name}"): {},
+    ("patch", "/wdtests/{wdtest_id}"): {"name": "ada"},
 }
 PATH_VALUES = {"key": "spec-limits-key", "name": "spec-limits-queue", "wdtest_id": "no-such-record"}
 
@@ -84,7 +89,7 @@ def field_schema(spec: dict, method: str, path: str, location: str, name: str) -
         ref = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
         return spec["components"]["schemas"][ref.rsplit("/", 1)[1]]["properties"][name]
     params = op.get("parameters", []) + spec["paths"][path].get("parameters", [])
-    return next(p for p in params if p["name"] == name)["schema"]
+    return next(p for p in params if p["name"] == name and p["in"] == location)["schema"]
 
 
 def bounds(schema: dict, location: str) -> tuple[list, list]:
@@ -117,7 +122,8 @@ def send(client, method: str, path: str, location: str, name: str, value):
         url += "?" + urlencode({name: ",".join(map(str, value)) if isinstance(value, list) else value})
     if location == "body":
         body = {**body, name: value}
-    return client.open(url, method=method.upper(), json=body)
+    headers = {name: value} if location == "header" else {}
+    return client.open(url, method=method.upper(), json=body, headers=headers)
 
 
 @pytest.fixture
@@ -163,3 +169,35 @@ def test_repeated_list_parameters_are_the_comma_form(limits):
     assert repeated.get_json() == comma.get_json()
     refused = client.get(f"{PREFIX}/wdtests?name=a&name=b")  # not a list: never one value dropped
     assert refused.status_code == 400 and "name" in refused.get_json()["errors"]
+
+
+def test_a_value_past_its_documented_length_is_too_large(limits):
+    # The cap counts UTF-8 bytes (413) and maxLength characters: ASCII meets both at once,
+    # and fewer characters in more bytes are refused too.
+    client, spec = limits
+    longest = field_schema(spec, "put", "/redis/keys/{key}", "body", "value")["maxLength"]
+    assert longest == VALUE_MAX_BYTES
+    assert send(client, "put", "/redis/keys/{key}", "body", "value", "v" * longest).status_code in (200, 201)
+    for value in ("v" * (longest + 1), "é" * (longest // 2 + 1)):
+        too_large = send(client, "put", "/redis/keys/{key}", "body", "value", value)
+        assert too_large.status_code == 413 and too_large.mimetype == "application/problem+json"
+
+
+def test_a_cursor_past_its_documented_length_is_refused_for_its_length(limits):
+    # Any cursor the server did not issue is refused: the message tells the length rule apart.
+    client, spec = limits
+    longest = field_schema(spec, "get", "/wdtests", "query", "after")["maxLength"]
+    at_bound = send(client, "get", "/wdtests", "query", "after", "A" * longest)
+    past = send(client, "get", "/wdtests", "query", "after", "A" * (longest + 1))
+    assert at_bound.status_code == past.status_code == 400
+    assert at_bound.get_json()["errors"]["after"] == ["Not a valid cursor."]
+    assert past.get_json()["errors"]["after"] == [f"Longer than {longest} characters."]
+
+
+def test_header_bounds_follow_the_configured_header_line_limit(make_app):
+    client = make_app(GUNICORN_LIMIT_REQUEST_FIELD_SIZE=1024, **redis_config()).test_client()
+    spec = client.get(f"{PREFIX}/openapi.json").get_json()
+    longest = field_schema(spec, "get", "/wdtests", "header", "If-None-Match")["maxLength"]
+    assert longest == 1024 - len("If-None-Match: \r\n")
+    assert send(client, "get", "/wdtests", "header", "If-None-Match", "x" * longest).status_code == 200
+    assert send(client, "get", "/wdtests", "header", "If-None-Match", "x" * (longest + 1)).status_code == 400

@@ -64,26 +64,26 @@ def test_wdtests_crud_filters_and_pagination(wdapi, client):
     api = wdapi.WdtestsApi(client)
     prefix = f"og{uuid.uuid4().hex[:6]}"
     created = [
-        api.post_wdtest_list(wdapi.WdtestCreate(name=f"{prefix}{n}", age=age))
+        api.create_wdtest(wdapi.WdtestCreate(name=f"{prefix}{n}", age=age))
         for n, age in ((1, 30), (2, 40), (3, None))
     ]
     assert [r.age for r in created] == [30, 40, None] and all(r.id for r in created)
 
-    assert api.get_wdtest_item(created[0].id).name == f"{prefix}1"
-    replaced = api.put_wdtest_item(created[0].id, wdapi.WdtestReplace(name=f"{prefix}1", age=31))
+    assert api.get_wdtest(created[0].id).name == f"{prefix}1"
+    replaced = api.replace_wdtest(created[0].id, wdapi.WdtestReplace(name=f"{prefix}1", age=31))
     assert replaced.age == 31
-    patched = api.patch_wdtest_item(created[1].id, wdapi.WdtestUpdate(age=41))
+    patched = api.update_wdtest(created[1].id, wdapi.WdtestUpdate(age=41))
     assert patched.name == f"{prefix}2" and patched.age == 41
 
-    page = api.get_wdtest_list(name__startswith=prefix, sort=["-age", "id"], per_page=2, page=1)
+    page = api.list_wdtests(name__startswith=prefix, sort=["-age", "id"], per_page=2, page=1)
     assert page.total == 3 and page.pages == 2 and len(page.items) == 2
     assert [r.age for r in page.items] == [41, 31]
-    assert api.get_wdtest_list(name__startswith=prefix, age__gte=35).total == 1
-    assert api.get_wdtest_list(id__in=[r.id for r in created[:2]]).total == 2
+    assert api.list_wdtests(name__startswith=prefix, age__gte=35).total == 1
+    assert api.list_wdtests(id__in=[r.id for r in created[:2]]).total == 2
 
-    api.delete_wdtest_item(created[2].id)
+    api.delete_wdtest(created[2].id)
     with pytest.raises(wdapi.exceptions.NotFoundException) as caught:
-        api.get_wdtest_item(created[2].id)
+        api.get_wdtest(created[2].id)
     problem = caught.value.data
     assert isinstance(problem, wdapi.Problem) and problem.status == 404 and problem.detail
 
@@ -91,7 +91,7 @@ def test_wdtests_crud_filters_and_pagination(wdapi, client):
 def test_a_refused_request_is_a_typed_problem(wdapi, client):
     api = wdapi.WdtestsApi(client)
     with pytest.raises(wdapi.exceptions.BadRequestException) as caught:
-        api.get_wdtest_item("not an id!")  # the path pattern: clients do not check path values
+        api.get_wdtest("not an id!")  # the path pattern: clients do not check path values
     problem = caught.value.data
     assert isinstance(problem, wdapi.Problem) and problem.status == 400 and problem.errors["wdtest_id"]
 
@@ -99,13 +99,13 @@ def test_a_refused_request_is_a_typed_problem(wdapi, client):
 def test_a_write_without_key_is_a_typed_401_problem(wdapi, keyed_server):
     with api_client(wdapi, keyed_server) as c:
         with pytest.raises(wdapi.exceptions.UnauthorizedException) as caught:
-            wdapi.WdtestsApi(c).post_wdtest_list(wdapi.WdtestCreate(name="og-401"))
+            wdapi.WdtestsApi(c).create_wdtest(wdapi.WdtestCreate(name="og-401"))
     assert isinstance(caught.value.data, wdapi.Problem) and caught.value.data.status == 401
 
 
 def test_a_write_with_the_key_is_accepted(wdapi, keyed_server):
     with api_client(wdapi, keyed_server, API_KEY) as c:
-        record = wdapi.WdtestsApi(c).post_wdtest_list(wdapi.WdtestCreate(name="og-201"))
+        record = wdapi.WdtestsApi(c).create_wdtest(wdapi.WdtestCreate(name="og-201"))
     assert record.name == "og-201"
 
 
@@ -120,18 +120,18 @@ def test_redis_keys_with_spaces_slashes_and_non_ascii(wdapi, client, key):
     with pytest.raises(wdapi.exceptions.NotFoundException) as caught:
         api.get_redis_key(key)
     assert isinstance(caught.value.data, wdapi.Problem)
-    assert api.get_redis_ping().latency_ms >= 0
+    assert api.ping_redis().latency_ms >= 0
 
 
 def test_rabbitmq_queue_declare_get_delete(wdapi, client):
     api = wdapi.RabbitmqApi(client)
     name = f"og-{uuid.uuid4().hex[:8]}"
-    queue = api.put_queue_item(name, wdapi.QueueDeclare(max_length=10))
+    queue = api.declare_queue(name, wdapi.QueueDeclare(max_length=10))
     assert queue.name == name and queue.messages == 0
-    assert api.get_queue_item(name).consumers == 0
-    api.delete_queue_item(name)
+    assert api.get_queue(name).consumers == 0
+    api.delete_queue(name)
     with pytest.raises(wdapi.exceptions.NotFoundException):
-        api.get_queue_item(name)
+        api.get_queue(name)
 
 
 @pytest.mark.parametrize(
@@ -148,23 +148,23 @@ def test_rabbitmq_publish_and_get_any_json_body_with_string_headers(request, kin
         )
     api = wdapi.RabbitmqApi(client)
     name = f"og-{uuid.uuid4().hex[:8]}"
-    api.put_queue_item(name)
+    api.declare_queue(name)
     try:
-        accepted = api.post_queue_messages(name, wdapi.MessagePublish(body=body, headers={"source": "og"}))
+        accepted = api.publish_message(name, wdapi.MessagePublish(body=body, headers={"source": "og"}))
         assert accepted.queue == name and accepted.message_id
-        (message,) = api.post_queue_messages_get(name, wdapi.MessagesGet(count=5)).messages
+        (message,) = api.take_messages(name, wdapi.MessagesGet(count=5)).messages
         assert message.body == body and message.headers["source"] == "og"
     finally:
-        api.delete_queue_item(name)
+        api.delete_queue(name)
 
 
 def test_demo_and_exceptions_namespaces(wdapi, client):
     demo = wdapi.DemoApi(client)
     assert demo.get_index("042").id == 42
-    assert demo.get_user("ü ser").id == "ü ser"
+    assert demo.echo_user_id("ü ser").id == "ü ser"
     assert demo.get_context().method == "GET"
     exceptions = wdapi.ExceptionsApi(client)
-    assert exceptions.get_divide(a=7, b=2).result == 3.5
+    assert exceptions.divide_numbers(a=7, b=2).result == 3.5
     with pytest.raises(wdapi.exceptions.BadRequestException) as caught:
-        exceptions.get_divide(a=1, b=0)
+        exceptions.divide_numbers(a=1, b=0)
     assert isinstance(caught.value.data, wdapi.Problem) and caught.value.data.errors["b"]

@@ -72,25 +72,25 @@ def test_wdtests_crud_and_filters(opc, client):
     m, wdtests = models(opc), ops(opc, "wdtests")
     prefix = f"opc{uuid.uuid4().hex[:6]}"
     created = [
-        wdtests.post_wdtest_list.sync(client=client, body=m.WdtestCreate(name=f"{prefix}{n}", age=age))
+        wdtests.create_wdtest.sync(client=client, body=m.WdtestCreate(name=f"{prefix}{n}", age=age))
         for n, age in ((1, 30), (2, 40), (3, None))
     ]
     assert all(isinstance(r, m.WdtestOut) for r in created) and created[2].age is None
-    assert wdtests.get_wdtest_item.sync(created[0].id, client=client).name == f"{prefix}1"
-    replaced = wdtests.put_wdtest_item.sync(
+    assert wdtests.get_wdtest.sync(created[0].id, client=client).name == f"{prefix}1"
+    replaced = wdtests.replace_wdtest.sync(
         created[0].id, client=client, body=m.WdtestReplace(name="r", age=31)
     )
     assert replaced.age == 31
-    patched = wdtests.patch_wdtest_item.sync(created[1].id, client=client, body=m.WdtestUpdate(age=41))
+    patched = wdtests.update_wdtest.sync(created[1].id, client=client, body=m.WdtestUpdate(age=41))
     assert patched.age == 41
-    page = wdtests.get_wdtest_list.sync(client=client, name_startswith=prefix, age_gte=35, per_page=1)
+    page = wdtests.list_wdtests.sync(client=client, name_startswith=prefix, age_gte=35, per_page=1)
     assert page.total == 1 and page.pages == 1 and page.items[0].age == 41
-    assert wdtests.get_wdtest_list.sync(client=client, id_in=[created[0].id]).total == 1
+    assert wdtests.list_wdtests.sync(client=client, id_in=[created[0].id]).total == 1
 
-    wdtests.delete_wdtest_item.sync(created[2].id, client=client)
-    problem = wdtests.get_wdtest_item.sync(created[2].id, client=client)
+    wdtests.delete_wdtest.sync(created[2].id, client=client)
+    problem = wdtests.get_wdtest.sync(created[2].id, client=client)
     assert isinstance(problem, m.Problem) and problem.status == 404
-    refused = wdtests.get_wdtest_item.sync("not an id!", client=client)  # the path pattern
+    refused = wdtests.get_wdtest.sync("not an id!", client=client)  # the path pattern
     assert isinstance(refused, m.Problem) and refused.status == 400 and refused.errors["wdtest_id"]
 
 
@@ -99,9 +99,9 @@ def test_wdtests_sorted_pages_with_the_total(opc, client):
     m, wdtests = models(opc), ops(opc, "wdtests")
     prefix = f"opc{uuid.uuid4().hex[:6]}"
     for n, age in ((1, 30), (2, 40), (3, 50)):
-        wdtests.post_wdtest_list.sync(client=client, body=m.WdtestCreate(name=f"{prefix}{n}", age=age))
-    sort = [m.GetWdtestListSortItem("-age"), m.GetWdtestListSortItem("id")]
-    page = wdtests.get_wdtest_list.sync(client=client, name_startswith=prefix, sort=sort, per_page=2, page=2)
+        wdtests.create_wdtest.sync(client=client, body=m.WdtestCreate(name=f"{prefix}{n}", age=age))
+    sort = [m.ListWdtestsSortItem("-age"), m.ListWdtestsSortItem("id")]
+    page = wdtests.list_wdtests.sync(client=client, name_startswith=prefix, sort=sort, per_page=2, page=2)
     assert isinstance(page, m.WdtestPage), page
     assert page.total == 3 and page.pages == 2 and [r.age for r in page.items] == [30]
 
@@ -109,13 +109,13 @@ def test_wdtests_sorted_pages_with_the_total(opc, client):
 def test_api_key(opc, keyed_server):
     m, wdtests = models(opc), ops(opc, "wdtests")
     with opc.Client(base_url=keyed_server.api, raise_on_unexpected_status=True) as anonymous:
-        problem = wdtests.post_wdtest_list.sync(client=anonymous, body=m.WdtestCreate(name="opc-401"))
+        problem = wdtests.create_wdtest.sync(client=anonymous, body=m.WdtestCreate(name="opc-401"))
     assert isinstance(problem, m.Problem) and problem.status == 401
     keyed = opc.AuthenticatedClient(
         base_url=keyed_server.api, token=API_KEY, prefix="", auth_header_name="X-API-Key"
     )
     with keyed:
-        record = wdtests.post_wdtest_list.sync(client=keyed, body=m.WdtestCreate(name="opc-201"))
+        record = wdtests.create_wdtest.sync(client=keyed, body=m.WdtestCreate(name="opc-201"))
     assert isinstance(record, m.WdtestOut)
 
 
@@ -134,23 +134,23 @@ def test_redis_keys(opc, client, key):
 def test_rabbitmq_queue_messages(opc, client, body):
     m, rabbitmq = models(opc), ops(opc, "rabbitmq")
     name = f"opc-{uuid.uuid4().hex[:8]}"
-    queue = rabbitmq.put_queue_item.sync(name, client=client, body=m.QueueDeclare(max_length=10))
+    queue = rabbitmq.declare_queue.sync(name, client=client, body=m.QueueDeclare(max_length=10))
     assert isinstance(queue, m.QueueOut) and queue.messages == 0
     headers = m.MessagePublishHeaders.from_dict({"source": "opc"})
-    accepted = rabbitmq.post_queue_messages.sync(
+    accepted = rabbitmq.publish_message.sync(
         name, client=client, body=m.MessagePublish(body=body, headers=headers)
     )
     assert isinstance(accepted, m.MessageAccepted)
-    got = rabbitmq.post_queue_messages_get.sync(name, client=client, body=m.MessagesGet(count=5))
+    got = rabbitmq.take_messages.sync(name, client=client, body=m.MessagesGet(count=5))
     (message,) = got.messages
     assert message.body == body and message.headers["source"] == "opc"
-    rabbitmq.delete_queue_item.sync(name, client=client)
-    assert isinstance(rabbitmq.get_queue_item.sync(name, client=client), m.Problem)
+    rabbitmq.delete_queue.sync(name, client=client)
+    assert isinstance(rabbitmq.get_queue.sync(name, client=client), m.Problem)
 
 
 def test_demo_and_exceptions(opc, client):
     m, demo, exceptions = models(opc), ops(opc, "demo"), ops(opc, "exceptions")
     assert demo.get_index.sync("042", client=client).id == 42
     assert demo.get_context.sync(client=client).method == "GET"
-    assert exceptions.get_divide.sync(client=client, a=7, b=2).result == 3.5
-    assert isinstance(exceptions.get_divide.sync(client=client, a=1, b=0), m.Problem)
+    assert exceptions.divide_numbers.sync(client=client, a=7, b=2).result == 3.5
+    assert isinstance(exceptions.divide_numbers.sync(client=client, a=1, b=0), m.Problem)

@@ -133,7 +133,7 @@ def test_every_namespace_is_listed(page, open_server, document):
 
 def test_try_it_out_lists_records_as_json(page, open_server, document):
     open_docs(page, open_server, document)
-    block, response = try_it_out(page, "wdtests-get_wdtest_list")
+    block, response = try_it_out(page, "wdtests-list_wdtests")
     shot(page, f"get-wdtests-{document}")
     assert response.status == 200 and response.headers["content-type"] == "application/json"
     assert "total" in response.json()
@@ -142,7 +142,7 @@ def test_try_it_out_lists_records_as_json(page, open_server, document):
 
 def test_post_without_a_key_shows_a_documented_401(page, keyed_server, document):
     open_docs(page, keyed_server, document)
-    block, response = try_it_out(page, "wdtests-post_wdtest_list", {"name": "ui-401"})
+    block, response = try_it_out(page, "wdtests-create_wdtest", {"name": "ui-401"})
     shot(page, f"post-without-key-{document}")
     assert response.status == 401
     assert response.headers["content-type"] == "application/problem+json"
@@ -160,7 +160,7 @@ def test_authorize_then_post_creates(page, keyed_server, document):
     dialog.locator("button.authorize").click()
     dialog.locator("button.btn-done, button.close-modal").first.click()
     name = f"ui-{uuid.uuid4().hex[:8]}"
-    block, response = try_it_out(page, "wdtests-post_wdtest_list", {"name": name, "age": 20})
+    block, response = try_it_out(page, "wdtests-create_wdtest", {"name": name, "age": 20})
     shot(page, f"authorize-and-post-{document}")
     assert response.status == 201 and response.json()["name"] == name
     assert response.request.headers.get("x-api-key") == API_KEY

@@ -3,7 +3,9 @@
 import pytest
 from marshmallow import ValidationError
 
-from api.schemas.wdtests import wdtest_create, wdtest_query, wdtest_update
+from api.schemas.wdtests import WdtestCreate, WdtestQuery, WdtestUpdate
+
+wdtest_create, wdtest_query, wdtest_update = WdtestCreate(), WdtestQuery(), WdtestUpdate()
 
 
 def errors(schema, data, **kwargs):

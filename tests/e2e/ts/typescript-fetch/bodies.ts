@@ -7,13 +7,13 @@ const [openUrl] = process.argv.slice(2);
 async function main(): Promise<void> {
   const api = new RabbitmqApi(new Configuration({ basePath: openUrl }));
   const name = `ts-bodies-${Date.now()}`;
-  await api.putQueueItem({ name });
+  await api.declareQueue({ name });
   const bodies = ["text", 42, [1, "two"], { hello: "world" }];
   for (const body of bodies) {
-    await api.postQueueMessages({ name, payload: { body, headers: { source: "ts" } } });
+    await api.publishMessage({ name, payload: { body, headers: { source: "ts" } } });
   }
-  const { messages } = await api.postQueueMessagesGet({ name, payload: { count: 10 } });
-  await api.deleteQueueItem({ name });
+  const { messages } = await api.takeMessages({ name, payload: { count: 10 } });
+  await api.deleteQueue({ name });
   const source: string | undefined = messages[0]?.headers["source"];
   if (JSON.stringify(messages.map((m) => m.body)) !== JSON.stringify(bodies) || source !== "ts") {
     throw new Error(`failed: bodies ${JSON.stringify(messages)}`);
