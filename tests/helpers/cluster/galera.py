@@ -45,6 +45,24 @@ ROOT = Path(__file__).resolve().parents[3]
 OS_USER = "mysql"
 
 
+def connect_unix(path: str, **kwargs) -> pymysql.Connection:
+    """pymysql over a Unix socket, as root. pymysql leaves its socket unclosed when the
+    connect() itself fails (a killed node's socket file refuses), which pytest's
+    ``filterwarnings = error`` turns into a failure: the socket is made and closed here."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(1)
+        sock.connect(path)
+        conn = pymysql.connect(
+            unix_socket=path, user="root", defer_connect=True, connect_timeout=1, read_timeout=2, **kwargs
+        )
+        conn.connect(sock)
+        return conn
+    except BaseException:
+        sock.close()
+        raise
+
+
 def _own(path: Path) -> None:
     if os.geteuid() == 0:
         user = pwd.getpwnam(OS_USER)
@@ -110,7 +128,10 @@ class GaleraNode:
         ).start()
 
     def status(self, name: str) -> str | None:
-        conn = pymysql.connect(unix_socket=self.socket, user="root", connect_timeout=1, read_timeout=2)
+        try:
+            conn = connect_unix(self.socket)
+        except OSError as err:
+            raise pymysql.OperationalError(2002, str(err)) from err
         try:
             with conn.cursor() as cur:
                 cur.execute("SHOW GLOBAL STATUS LIKE %s", (name,))
@@ -198,7 +219,7 @@ class GaleraCluster:
         )
         first.start(self.address, new_cluster=True)
         first.wait_synced(timeout)
-        conn = pymysql.connect(unix_socket=first.socket, user="root", autocommit=True)
+        conn = connect_unix(first.socket, autocommit=True)
         with conn.cursor() as cur:
             # TCP clients (HAProxy, the app) come from 127.0.0.1; skip-name-resolve: no "localhost".
             cur.execute("CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY ''")
@@ -277,6 +298,24 @@ class GaleraCluster:
             if len(fields) > 17 and fields[0] == "galera" and fields[1] not in ("FRONTEND", "BACKEND"):
                 states[fields[1]] = fields[17]
         return states
+
+    def wait_healthy(self, timeout: float = 60) -> None:
+        """Every node Synced and UP in HAProxy (a test leaves the cluster so for the next)."""
+        for node in self.nodes:
+            node.wait_synced(timeout)
+        wait_until(
+            lambda: all(state == "UP" for state in self.haproxy_state().values()), timeout, "HAProxy: all UP"
+        )
+
+    def routed_to(self) -> str:
+        """The node a new connection through HAProxy reaches."""
+        conn = pymysql.connect(host="127.0.0.1", port=self.port, user="root", connect_timeout=2, read_timeout=5)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT @@wsrep_node_name")
+                return cur.fetchone()[0]
+        finally:
+            conn.close()
 
     def kill(self, node: GaleraNode) -> None:
         assert node.daemon is not None

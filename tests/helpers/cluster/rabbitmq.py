@@ -158,6 +158,14 @@ class RabbitCluster:
         out = via.ctl("eval", "length(rabbit_nodes:all_running()).", timeout=30)
         return int(out.strip())
 
+    def wait_healthy(self, timeout: float = 60) -> None:
+        wait_until(lambda: self.running_nodes(self.nodes[-1]) == len(self.nodes), timeout, "all nodes running")
+
+    def connect(self) -> pika.BlockingConnection:
+        """A test-side connection: the URLs in turn, as a clustered client would."""
+        params = [pika.URLParameters(url + "?connection_attempts=1&socket_timeout=2") for url in self.urls]
+        return pika.BlockingConnection(params)
+
     def restart(self, node: RabbitNode, timeout: float = 180) -> float:
         """Start a killed node again; seconds until it has rejoined and accepts clients."""
         started = time.monotonic()

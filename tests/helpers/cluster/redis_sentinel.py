@@ -89,6 +89,17 @@ class SentinelCluster:
         self.timings["total"] = time.monotonic() - started
         return self
 
+    def wait_healthy(self, timeout: float = 60) -> None:
+        """Both servers up, one master and its linked replica, every sentinel seeing the set."""
+        def healthy() -> bool:
+            host, port = self.current_master()
+            replica = next(s for s in (self.master, self.replica) if s.port != port)
+            return replica.client().info("replication")["master_link_status"] == "up" and all(
+                self._sees_all(s) for s in self.sentinels
+            )
+
+        wait_until(healthy, timeout, "redis set healthy")
+
     def _sees_all(self, sentinel: RedisServer) -> bool:
         info = sentinel.client().sentinel_master(MASTER_NAME)
         return info["num-slaves"] >= 1 and info["num-other-sentinels"] >= len(self.sentinels) - 1
