@@ -20,7 +20,13 @@ from tests.helpers.cluster.redis_sentinel import MASTER_NAME
 def write_through(port: int) -> str:
     """One autocommit INSERT on a new connection; the node that took it."""
     conn = pymysql.connect(
-        host="127.0.0.1", port=port, user="root", autocommit=True, connect_timeout=1, read_timeout=3, write_timeout=3
+        host="127.0.0.1",
+        port=port,
+        user="root",
+        autocommit=True,
+        connect_timeout=1,
+        read_timeout=3,
+        write_timeout=3,
     )
     try:
         with conn.cursor() as cur:
@@ -67,7 +73,9 @@ def test_haproxy_drops_a_killed_galera_node_and_it_rejoins(galera, figures, vict
 def test_sentinel_promotes_the_replica(redis_sentinels, figures):
     redis_sentinels.wait_healthy()
     sentinel = Sentinel(
-        [("127.0.0.1", s.port) for s in redis_sentinels.sentinels], socket_timeout=0.5, socket_connect_timeout=0.5
+        [("127.0.0.1", s.port) for s in redis_sentinels.sentinels],
+        socket_timeout=0.5,
+        socket_connect_timeout=0.5,
     )
     master = sentinel.master_for(MASTER_NAME, socket_timeout=0.5, socket_connect_timeout=0.5)
     master.set("before", "1")

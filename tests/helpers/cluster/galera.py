@@ -280,7 +280,9 @@ class GaleraCluster:
         config = self.base / "haproxy.cfg"
         config.write_text(self.haproxy_config())
         subprocess.run([self.haproxy_bin, "-c", "-q", "-f", str(config)], check=True, capture_output=True)
-        self.haproxy = Daemon("haproxy", [self.haproxy_bin, "-db", "-f", str(config)], self.base / "haproxy.log")
+        self.haproxy = Daemon(
+            "haproxy", [self.haproxy_bin, "-db", "-f", str(config)], self.base / "haproxy.log"
+        )
         self.haproxy.start()
 
     def haproxy_state(self) -> dict[str, str]:
@@ -309,7 +311,9 @@ class GaleraCluster:
 
     def routed_to(self) -> str:
         """The node a new connection through HAProxy reaches."""
-        conn = pymysql.connect(host="127.0.0.1", port=self.port, user="root", connect_timeout=2, read_timeout=5)
+        conn = pymysql.connect(
+            host="127.0.0.1", port=self.port, user="root", connect_timeout=2, read_timeout=5
+        )
         try:
             with conn.cursor() as cur:
                 cur.execute("SELECT @@wsrep_node_name")

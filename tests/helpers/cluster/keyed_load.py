@@ -182,7 +182,9 @@ class KeyedLoad:
         return sorted((w for w in self.writes if w.acknowledged), key=lambda w: w.ended)
 
     def success_times(self) -> list[float]:
-        return sorted(a.ended for a in self.attempts if a.method != "GET" and a.status and 200 <= a.status < 300)
+        return sorted(
+            a.ended for a in self.attempts if a.method != "GET" and a.status and 200 <= a.status < 300
+        )
 
     def longest_gap(self, start: float, end: float) -> float:
         """The longest time in [start, end] without a successful write, counted from the last
@@ -191,6 +193,10 @@ class KeyedLoad:
         before = [t for t in times if t < start]
         points = [before[-1] if before else start] + [t for t in times if start <= t <= end] + [end]
         return max(b - a for a, b in zip(points, points[1:], strict=False))
+
+    def first_success_after(self, moment: float) -> float | None:
+        """Seconds from ``moment`` to the next successful write (None: none)."""
+        return next((t - moment for t in self.success_times() if t >= moment), None)
 
     def stale_reads(self) -> list[tuple[Read, Write]]:
         """Reads that returned an older version than a write of that record acknowledged

@@ -85,14 +85,18 @@ class RabbitNode:
             timeout=timeout,
         )
         if result.returncode != 0:
-            raise RuntimeError(f"rabbitmqctl {' '.join(args)} on {self.nodename}: {result.stderr}{result.stdout}")
+            raise RuntimeError(
+                f"rabbitmqctl {' '.join(args)} on {self.nodename}: {result.stderr}{result.stdout}"
+            )
         return result.stdout
 
     def wait_started(self, timeout: float) -> float:
         started = time.monotonic()
         # await_startup returns once the node has booted, or fails while it is not running yet.
         wait_until(
-            lambda: self._alive_or_raise() and bool(self.ctl("await_startup", "--timeout", "30", timeout=60) or 1),
+            lambda: (
+                self._alive_or_raise() and bool(self.ctl("await_startup", "--timeout", "30", timeout=60) or 1)
+            ),
             timeout,
             f"{self.nodename} started",
             interval=1,
@@ -159,7 +163,9 @@ class RabbitCluster:
         return int(out.strip())
 
     def wait_healthy(self, timeout: float = 60) -> None:
-        wait_until(lambda: self.running_nodes(self.nodes[-1]) == len(self.nodes), timeout, "all nodes running")
+        wait_until(
+            lambda: self.running_nodes(self.nodes[-1]) == len(self.nodes), timeout, "all nodes running"
+        )
 
     def connect(self) -> pika.BlockingConnection:
         """A test-side connection: the URLs in turn, as a clustered client would."""

@@ -91,6 +91,7 @@ class SentinelCluster:
 
     def wait_healthy(self, timeout: float = 60) -> None:
         """Both servers up, one master and its linked replica, every sentinel seeing the set."""
+
         def healthy() -> bool:
             host, port = self.current_master()
             replica = next(s for s in (self.master, self.replica) if s.port != port)
