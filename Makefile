@@ -62,10 +62,13 @@ test-faults: install nginx chromium ## the live tier with longer faults (FAULT_S
 	FAULT_SECONDS=$(FAULT_SECONDS) $(BIN)/pytest tests/e2e -rA $(PYTEST_ARGS)
 
 # SIGINT, not SIGTERM, at the bound: pytest then runs the fixtures' teardown, which stops
-# every cluster process it started.
+# every cluster process it started. Its own basetemp: the figures and logs outlive other
+# pytest runs (pytest keeps only the last three of /tmp/pytest-of-$USER).
 CLUSTER_TIMEOUT ?= 900
+CLUSTER_TMP ?= .cache/cluster-tier
 test-cluster: install haproxy ## Galera+HAProxy, Redis Sentinel, RabbitMQ clusters of the tests' own, killed under load (docs/deployment-cluster.md)
-	timeout --signal=INT --kill-after=60 $(CLUSTER_TIMEOUT) $(BIN)/pytest tests/cluster -rA $(PYTEST_ARGS)
+	timeout --signal=INT --kill-after=60 $(CLUSTER_TIMEOUT) \
+		$(BIN)/pytest tests/cluster -rA --basetemp=$(CLUSTER_TMP) $(PYTEST_ARGS)
 
 fuzz: install ## schemathesis at length: FUZZ_EXAMPLES cases per operation and phase
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/e2e/test_schemathesis.py -rA $(PYTEST_ARGS)

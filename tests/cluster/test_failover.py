@@ -186,7 +186,12 @@ def test_failover_under_keyed_load(stack, galera, redis_sentinels, rabbit_cluste
     if missing := event_problems(load, events):
         problems.append(f"{len(missing)} event problems: {missing[:5]}")
     if stale := load.stale_reads():
-        problems.append(f"{len(stale)} stale reads, e.g. {stale[0]}")
+        read, write = stale[0]
+        since = {name: round(read.started - moment, 1) for name, moment in kills.items()}
+        problems.append(
+            f"{len(stale)} stale reads, e.g. {read.record_id} v{read.version} read after"
+            f" v{write.body['version']} was acknowledged; seconds since each kill: {since}"
+        )
     for name, gap in gaps.items():
         if gap > TARGET_GAP[name]:
             problems.append(f"{name}: {gap:.1f} s without a successful write (target {TARGET_GAP[name]} s)")
