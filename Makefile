@@ -67,6 +67,7 @@ test-faults: install nginx chromium ## the live tier with longer faults (FAULT_S
 CLUSTER_TIMEOUT ?= 900
 CLUSTER_TMP ?= .cache/cluster-tier
 test-cluster: install haproxy ## Galera+HAProxy, Redis Sentinel, RabbitMQ clusters of the tests' own, killed under load (docs/deployment-cluster.md)
+	mkdir -p $(dir $(CLUSTER_TMP))
 	timeout --signal=INT --kill-after=60 $(CLUSTER_TIMEOUT) \
 		$(BIN)/pytest tests/cluster -rA --basetemp=$(CLUSTER_TMP) $(PYTEST_ARGS)
 
