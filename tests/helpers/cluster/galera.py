@@ -26,8 +26,9 @@ from pathlib import Path
 
 import pymysql
 
-from tests.helpers.cluster.procs import Daemon, binary, wait_until
+from tests.helpers.cluster.procs import Daemon, Gone, binary, wait_until
 from tests.helpers.ports import free_port
+from tests.helpers.require import need
 
 PROVIDER = Path("/usr/lib/galera/libgalera_smm.so")
 TIMEOUTS = {
@@ -149,12 +150,12 @@ class GaleraNode:
     def wait_synced(self, timeout: float) -> float:
         def ready() -> bool:
             if not self.daemon or not self.daemon.alive():
-                raise RuntimeError(f"{self.name} exited:\n{self.error_log()}")
+                raise Gone(f"Galera node {self.name} exited")
             return self.synced()
 
         try:
             return wait_until(ready, timeout, f"Galera node {self.name} Synced")
-        except RuntimeError as err:
+        except RuntimeError as err:  # Gone too
             raise RuntimeError(f"{err}\n{self.error_log()}") from None
 
     def error_log(self) -> str:
@@ -166,7 +167,7 @@ class GaleraNode:
 
 
 class GaleraCluster:
-    """Three nodes, one checker process, one HAProxy. ``start()`` takes a minute or so on a busy host."""
+    """Three nodes, one checker process, one HAProxy; ``start()`` takes 12-17 s on a busy host."""
 
     def __init__(self, size: int = 3):
         self.mariadbd = binary("mariadbd", "/usr/sbin/mariadbd")
@@ -174,8 +175,6 @@ class GaleraCluster:
         self.haproxy_bin = binary("haproxy", "/usr/sbin/haproxy")
         binary("rsync")  # the SST method
         if not PROVIDER.exists():
-            from tests.helpers.require import need
-
             need(f"{PROVIDER} is missing (Debian package galera-4)")
         # Not under pytest's tmp dir: that one is private to root, and the nodes run as OS_USER.
         self.base = Path(tempfile.mkdtemp(prefix="wdapi-galera-"))

@@ -21,14 +21,21 @@ def binary(name: str, *candidates: str) -> str:
     return found
 
 
+class Gone(RuntimeError):
+    """The process waited for has exited: waiting longer is pointless."""
+
+
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.1) -> float:
-    """Seconds until ``predicate()`` holds; RuntimeError naming ``what`` on timeout."""
+    """Seconds until ``predicate()`` holds; RuntimeError naming ``what`` on timeout. A predicate
+    that raises is polled again (a server half-way up answers with errors), unless it raises Gone."""
     started = time.monotonic()
     while True:
         try:
             if predicate():
                 return time.monotonic() - started
-        except Exception:  # a server half-way up answers with errors: keep polling
+        except Gone:
+            raise
+        except Exception:
             pass
         if time.monotonic() - started > timeout:
             raise RuntimeError(f"{what}: not within {timeout:.0f} s")

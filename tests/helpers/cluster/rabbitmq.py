@@ -22,8 +22,9 @@ from pathlib import Path
 
 import pika
 
-from tests.helpers.cluster.procs import Daemon, binary, wait_until
+from tests.helpers.cluster.procs import Daemon, Gone, binary, wait_until
 from tests.helpers.ports import free_port
+from tests.helpers.require import need
 
 SBIN = "/usr/lib/rabbitmq/bin"
 NET_TICKTIME = 10
@@ -92,20 +93,14 @@ class RabbitNode:
 
     def wait_started(self, timeout: float) -> float:
         started = time.monotonic()
-        # await_startup returns once the node has booted, or fails while it is not running yet.
-        wait_until(
-            lambda: (
-                self._alive_or_raise() and bool(self.ctl("await_startup", "--timeout", "30", timeout=60) or 1)
-            ),
-            timeout,
-            f"{self.nodename} started",
-            interval=1,
-        )
+        wait_until(self._booted, timeout, f"{self.nodename} started", interval=1)
         return time.monotonic() - started
 
-    def _alive_or_raise(self) -> bool:
+    def _booted(self) -> bool:
         if self.daemon is None or not self.daemon.alive():
-            raise RuntimeError(f"{self.nodename} exited:\n{self.daemon and self.daemon.tail()}")
+            raise Gone(f"{self.nodename} exited:\n{self.daemon and self.daemon.tail()}")
+        # Returns once the node has booted; fails (raises) while it is not running yet.
+        self.ctl("await_startup", "--timeout", "30", timeout=60)
         return True
 
     def accepts(self) -> bool:
@@ -120,8 +115,6 @@ class RabbitCluster:
     def __init__(self, base: Path, size: int = 3):
         binary("rabbitmq-server", f"{SBIN}/rabbitmq-server")
         if not os.access(f"{SBIN}/rabbitmqctl", os.X_OK):
-            from tests.helpers.require import need
-
             need(f"{SBIN}/rabbitmqctl is missing (Debian package rabbitmq-server)")
         self.base = base
         self.home = base / "home"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import redis
 
-from tests.helpers.cluster.procs import Daemon, binary, wait_until
+from tests.helpers.cluster.procs import Daemon, Gone, binary, wait_until
 from tests.helpers.ports import free_port
 
 MASTER_NAME = "wdapi"
@@ -35,7 +35,12 @@ class RedisServer:
         argv = [self.server, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir)]
         argv += ["--save", "", "--appendonly", "no", "--daemonize", "no", *extra]
         self.daemon = Daemon(self.name, argv, self.dir / "redis.log").start()
-        wait_until(lambda: self.client().ping(), 30, f"redis {self.name} answers PING")
+        wait_until(self._answers, 30, f"redis {self.name} answers PING")
+
+    def _answers(self) -> bool:
+        if self.daemon is None or not self.daemon.alive():
+            raise Gone(f"redis {self.name} exited:\n{self.daemon and self.daemon.tail()}")
+        return bool(self.client().ping())
 
     def role(self) -> str:
         return self.client().role()[0].decode()
