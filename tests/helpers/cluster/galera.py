@@ -26,8 +26,7 @@ from pathlib import Path
 
 import pymysql
 
-from tests.helpers.cluster.procs import Daemon, Gone, binary, wait_until
-from tests.helpers.ports import free_port
+from tests.helpers.cluster.procs import Daemon, Gone, binary, cluster_port, wait_until
 from tests.helpers.require import need
 
 PROVIDER = Path("/usr/lib/galera/libgalera_smm.so")
@@ -77,8 +76,8 @@ class GaleraNode:
         self.dir = base / self.name
         self.datadir = self.dir / "data"
         self.socket = str(self.dir / "mysqld.sock")
-        self.port, self.gcomm_port, self.ist_port, self.sst_port = (free_port() for _ in range(4))
-        self.check_port = free_port()
+        self.port, self.gcomm_port, self.ist_port, self.sst_port = (cluster_port() for _ in range(4))
+        self.check_port = cluster_port()
         self.mariadbd = mariadbd
         self.daemon: Daemon | None = None
 
@@ -181,7 +180,7 @@ class GaleraCluster:
         self.base.chmod(0o755)
         base = self.base
         self.nodes = [GaleraNode(i + 1, base, self.mariadbd) for i in range(size)]
-        self.port = free_port()  # HAProxy
+        self.port = cluster_port()  # HAProxy
         self.stats_socket = str(base / "haproxy.sock")
         self.checker: Daemon | None = None
         self.haproxy: Daemon | None = None

@@ -3,14 +3,37 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from tests.helpers.require import need
+
+# Below Linux's ephemeral range (32768-60999): a port handed out here stays free until its server
+# binds it, even seconds later, because no outgoing connection (Galera's own, the app's, another
+# test run's) is ever given one of these; tests/helpers/ports.free_port's can be.
+PORT_RANGE = (20000, 32000)
+_handed_out: set[int] = set()
+
+
+def cluster_port() -> int:
+    """A loopback port below the ephemeral range that nothing listens on now."""
+    while True:
+        port = random.randint(*PORT_RANGE)
+        if port in _handed_out or port == 25672:  # the system RabbitMQ's distribution port
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
 
 
 def binary(name: str, *candidates: str) -> str:

@@ -22,8 +22,7 @@ from pathlib import Path
 
 import pika
 
-from tests.helpers.cluster.procs import Daemon, Gone, binary, wait_until
-from tests.helpers.ports import free_port
+from tests.helpers.cluster.procs import Daemon, Gone, binary, cluster_port, wait_until
 from tests.helpers.require import need
 
 SBIN = "/usr/lib/rabbitmq/bin"
@@ -34,7 +33,7 @@ class RabbitNode:
     def __init__(self, index: int, base: Path, home: Path, tag: str):
         self.index = index
         self.nodename = f"wdapi-{tag}-{index}@localhost"
-        self.port, self.dist_port = free_port(), free_port()
+        self.port, self.dist_port = cluster_port(), cluster_port()
         self.dir = base / f"rabbit{index}"
         self.dir.mkdir(parents=True)
         (self.dir / "enabled_plugins").write_text("[].\n")  # no management plugin

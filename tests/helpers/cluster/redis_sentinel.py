@@ -12,8 +12,7 @@ from pathlib import Path
 
 import redis
 
-from tests.helpers.cluster.procs import Daemon, Gone, binary, wait_until
-from tests.helpers.ports import free_port
+from tests.helpers.cluster.procs import Daemon, Gone, binary, cluster_port, wait_until
 
 MASTER_NAME = "wdapi"
 DOWN_AFTER_MS = 1000
@@ -23,7 +22,7 @@ QUORUM = 2
 
 class RedisServer:
     def __init__(self, name: str, base: Path, server: str):
-        self.name, self.port, self.server = name, free_port(), server
+        self.name, self.port, self.server = name, cluster_port(), server
         self.dir = base / name
         self.dir.mkdir(parents=True)
         self.daemon: Daemon | None = None
