@@ -11,7 +11,7 @@ SUDO   := $(shell test "$$(id -u)" = 0 || echo sudo)
 
 FUZZ_EXAMPLES ?= 1000
 
-.PHONY: install nginx chromium run serve migrate test test-unit test-services test-api test-e2e test-faults fuzz lint speclint-install format swagger docs bench bench-install bench-profile bench-scale bench-amqp clean
+.PHONY: install nginx haproxy chromium run serve migrate test test-unit test-services test-api test-e2e test-faults test-cluster fuzz lint speclint-install format swagger docs bench bench-install bench-profile bench-scale bench-amqp clean
 
 $(VENV)/.installed: requirements.lock requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ nginx: ## nginx for the live tier (tests/e2e): the Debian package, when missing
 		echo "installing nginx (apt-get)"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nginx; }
 
+haproxy: ## HAProxy for the cluster tier (tests/cluster): the Debian package, when missing
+	@command -v haproxy >/dev/null || test -x /usr/sbin/haproxy || { \
+		echo "installing haproxy (apt-get)"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq haproxy; }
+
 chromium: ## Debian's Chromium for the Swagger UI tests (Playwright drives it and downloads no browser)
 	@test -x /usr/bin/chromium || { \
 		echo "installing chromium (apt-get)"; \
@@ -60,6 +65,16 @@ test-e2e: install nginx chromium
 FAULT_SECONDS ?= 20
 test-faults: install nginx chromium ## the live tier with longer faults (FAULT_SECONDS each, 3 restart rounds)
 	FAULT_SECONDS=$(FAULT_SECONDS) $(BIN)/pytest tests/e2e -rA $(PYTEST_ARGS)
+
+# SIGINT, not SIGTERM, at the bound: pytest then runs the fixtures' teardown, which stops
+# every cluster process it started. Its own basetemp: the figures and logs outlive other
+# pytest runs (pytest keeps only the last three of /tmp/pytest-of-$USER).
+CLUSTER_TIMEOUT ?= 900
+CLUSTER_TMP ?= .cache/cluster-tier
+test-cluster: install haproxy ## Galera+HAProxy, Redis Sentinel, RabbitMQ clusters of the tests' own, killed under load (docs/deployment-cluster.md)
+	mkdir -p $(dir $(CLUSTER_TMP))
+	timeout --signal=INT --kill-after=60 $(CLUSTER_TIMEOUT) \
+		$(BIN)/pytest tests/cluster -rA --basetemp=$(CLUSTER_TMP) $(PYTEST_ARGS)
 
 fuzz: install ## schemathesis at length: FUZZ_EXAMPLES cases per operation and phase
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/e2e/test_schemathesis.py -rA $(PYTEST_ARGS)

@@ -3,7 +3,8 @@
 Database tests run once per backend: SQLite always, MariaDB/MySQL when
 ``TEST_DATABASE_URL`` is set (the suite creates that database). A test whose
 server is unreachable skips with the reason, or fails when ``REQUIRE_SERVICES=1``.
-Each test tier is a directory and a marker of the same name (``-m e2e``).
+Each test tier is a directory and a marker of the same name (``-m e2e``); the cluster
+tier (``tests/cluster``) runs only when named: ``make test-cluster``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,17 @@ from tests.helpers.rabbit import Broker, require_broker
 from tests.helpers.redis_support import cleanup_session_keys
 from tests.helpers.require import need
 
-TIERS = ("unit", "services", "api", "e2e")
+TIERS = ("unit", "services", "api", "e2e", "cluster")
+CLUSTER_TIER = Path(__file__).parent / "cluster"
+
+
+def pytest_ignore_collect(collection_path, config):
+    """The cluster tier starts its own clusters (minutes): collected only when named on the
+    command line (``make test-cluster``), never by a bare ``pytest`` (``make test``)."""
+    if collection_path != CLUSTER_TIER:
+        return None
+    named = (Path(arg.split("::")[0]).resolve() for arg in config.invocation_params.args)
+    return not any(path == CLUSTER_TIER or CLUSTER_TIER in path.parents for path in named)
 
 
 def pytest_collection_modifyitems(items):
