@@ -443,4 +443,15 @@ def synced_connection(engine: Engine, sync_wait: int) -> Iterator[Connection]:
         try:
             yield conn
         finally:
-            conn.exec_driver_sql("SET SESSION wsrep_sync_wait = DEFAULT")
+            _reset_sync_wait(conn)
+
+
+def _reset_sync_wait(conn: Connection) -> None:
+    """Back to the default before the pool takes it; a connection lost meanwhile (its error is
+    already on its way, as a 503) is discarded rather than raising a second error here."""
+    if conn.invalidated:
+        return
+    try:
+        conn.exec_driver_sql("SET SESSION wsrep_sync_wait = DEFAULT")
+    except SQLAlchemyError:
+        conn.invalidate()

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from extensions import database, db
 from services import wdtests
@@ -43,3 +44,22 @@ def test_a_server_without_the_variable_is_skipped(app_ctx, backend):
         conn.connection.info[database.SYNC_WAIT_KNOWN] = False  # as on MySQL without wsrep
     with database.synced_connection(db.engine, 1) as conn:
         assert sync_wait(conn) == 0
+
+
+def test_a_connection_lost_during_the_read_raises_the_loss_not_a_reset_error(app_ctx, backend):
+    # Seen in the cluster tier: a Galera node died under a synced read, and resetting the
+    # session on the dead connection raised PendingRollbackError (a 500) over the 2013 (a 503).
+    if backend != "mysql":
+        pytest.skip("KILL is MySQL/MariaDB's")
+    with pytest.raises(OperationalError):
+        with database.synced_connection(db.engine, 1) as conn:
+            victim = conn.exec_driver_sql("SELECT CONNECTION_ID()").scalar_one()
+            killer = create_engine(db.engine.url)  # the pool of one is in use here
+            try:
+                with killer.connect() as other:
+                    other.exec_driver_sql(f"KILL {int(victim)}")
+            finally:
+                killer.dispose()
+            conn.exec_driver_sql("SELECT 1")
+    with database.synced_connection(db.engine, 1) as conn:  # the pool serves a fresh one
+        assert sync_wait(conn) == 1

@@ -211,3 +211,9 @@ def test_a_broken_link_or_anchor_is_caught(tmp_path):
 def test_setting_like_names_are_those_that_start_like_a_setting():
     text = "`DB_POOL_SIZ` `APP_REDIS_URL` `TEST_DATABASE_URL` `GET` `FAULT_SECONDS` `SQLALCHEMY_POOL_*`"
     assert setting_like_names(text) == {"DB_POOL_SIZ", "APP_REDIS_URL"}
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=doc_id)
+def test_no_merge_conflict_is_left_in_a_doc(doc):
+    markers = re.compile(r"^(<{7}|={7}|>{7})( |$)", re.MULTILINE)
+    assert not markers.findall(doc.read_text(encoding="utf-8")), f"{doc_id(doc)} holds conflict markers"
