@@ -1,0 +1,139 @@
+"""CPU per rate-limited request, before and after: Flask-Limiter counting in Redis on every
+request (``RATELIMIT_SYNC_INTERVAL=0``, the old storage) against the synced storage (the
+default), with no limit as the floor, side by side in one process.
+
+    .venv/bin/python -m bench.ratelimit [--requests 2000] [--rounds 5]
+
+Each variant is the project's app (production settings, API key, read cache off) serving
+``GET /api/v1/wdtests/<id>`` from a SQLite file through Flask's test client, one caller,
+a budget it never spends. Rounds are interleaved (A B C A B C ...) so a busy machine slows
+every variant alike; the figures are medians over rounds, the limiter's share a median of
+differences within each round. CPU is this process's, all threads
+(the sync thread included); Redis's own CPU is not counted (the shared server serves others).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+import uuid
+
+import redis
+from limits import parse
+from limits.storage import storage_from_string
+from limits.strategies import FixedWindowRateLimiter
+
+from extensions import db
+from factory import create_app
+from models import Wdtest
+
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+API_KEY = "bench-ratelimit-key-0123456789"
+VARIANTS = {
+    "no limit": {"RATELIMIT_ENABLED": False},
+    "Redis per request (before)": {"RATELIMIT_SYNC_INTERVAL": 0},
+    "synced every 0.2 s (after)": {"RATELIMIT_SYNC_INTERVAL": 0.2},
+}
+
+
+def make_app(database: str, prefix: str, overrides: dict):
+    config = {
+        "ENV_NAME": "prod",
+        "SECRET_KEY": uuid.uuid4().hex,
+        "API_KEYS": API_KEY,
+        "SQLALCHEMY_DATABASE_URI": database,
+        "REDIS_URL": REDIS_URL,
+        "REDIS_KEY_PREFIX": prefix,
+        "CACHE_TTL": 0,
+        "LOG_LEVEL": "WARNING",
+        "RATELIMIT_ENABLED": True,
+        "RATELIMIT_APPLICATION": "1000000 per minute",
+        **overrides,
+    }
+    return create_app(config)
+
+
+def measure(http, path: str, count: int) -> tuple[float, float]:
+    """CPU and wall seconds per request over ``count`` requests."""
+    headers = {"X-API-Key": API_KEY}
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(count):
+        response = http.get(path, headers=headers)
+        if response.status_code != 200:
+            raise SystemExit(f"{path}: {response.status_code} {response.get_data(as_text=True)[:200]}")
+    return (time.process_time() - cpu) / count, (time.perf_counter() - wall) / count
+
+
+def measure_storage(uri: str, prefix: str, count: int) -> tuple[float, float]:
+    """CPU and wall seconds per ``hit`` of the fixed-window strategy on one storage alone."""
+    limiter, item = (
+        FixedWindowRateLimiter(storage_from_string(uri, key_prefix=prefix)),
+        parse("1000000/minute"),
+    )
+    limiter.hit(item, "warm-up")
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(count):
+        limiter.hit(item, "caller")
+    result = (time.process_time() - cpu) / count, (time.perf_counter() - wall) / count
+    getattr(limiter.storage, "close", lambda: None)()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000, help="requests per round and variant")
+    parser.add_argument("--rounds", type=int, default=9)
+    args = parser.parse_args()
+    prefix = f"wdapi-bench-{uuid.uuid4().hex[:8]}:"
+    with tempfile.TemporaryDirectory() as tmp:
+        database = f"sqlite:///{tmp}/bench.sqlite3"
+        apps = {name: make_app(database, prefix + str(i), o) for i, (name, o) in enumerate(VARIANTS.items())}
+        first = next(iter(apps.values()))
+        with first.app_context():
+            db.create_all()
+            db.session.add(Wdtest(id="bench0001", name="bench", age=1))
+            db.session.commit()
+        clients = {name: app.test_client() for name, app in apps.items()}
+        path = "/api/v1/wdtests/bench0001"
+        for http in clients.values():
+            measure(http, path, 200)  # warm-up: connections, caches, the sync thread
+        results: dict[str, list[tuple[float, float]]] = {name: [] for name in clients}
+        for _ in range(args.rounds):
+            for name, http in clients.items():
+                results[name].append(measure(http, path, args.requests))
+        for app in apps.values():
+            with app.app_context():
+                db.engine.dispose()
+    storages: dict[str, list[tuple[float, float]]] = {REDIS_URL: [], "synced+" + REDIS_URL: []}
+    for _ in range(args.rounds):
+        for uri, rounds in storages.items():
+            rounds.append(measure_storage(uri, prefix + "storage", args.requests * 5))
+    client = redis.Redis.from_url(REDIS_URL)
+    names = list(client.scan_iter(match=f"{prefix}*"))
+    if names:
+        client.delete(*names)
+    load = os.getloadavg()[0]
+    floor = [cpu for cpu, _ in results["no limit"]]
+    print(f"{args.rounds} rounds x {args.requests} requests, GET by id, load average {load:.1f}\n")
+    print("| variant | CPU per request | limiter's CPU (minus none) | wall per request | CPU range |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, rounds in results.items():
+        cpus = [cpu for cpu, _ in rounds]
+        cpu, wall = statistics.median(cpus), statistics.median(w for _, w in rounds)
+        spread = f"{min(cpus) * 1e6:.0f}-{max(cpus) * 1e6:.0f} us"
+        # Paired by round: the machine's drift between rounds cancels out.
+        limiter = f"{statistics.median(c - f for c, f in zip(cpus, floor, strict=True)) * 1e6:+.0f} us"
+        print(f"| {name} | {cpu * 1e6:.0f} us | {limiter} | {wall * 1e6:.0f} us | {spread} |")
+    print(f"\nThe storage alone: `FixedWindowRateLimiter.hit`, {args.requests * 5} calls a round\n")
+    print("| storage | CPU per hit | wall per hit |")
+    print("| --- | --- | --- |")
+    for uri, rounds in storages.items():
+        cpu, wall = statistics.median(c for c, _ in rounds), statistics.median(w for _, w in rounds)
+        print(f"| `{uri}` | {cpu * 1e6:.1f} us | {wall * 1e6:.1f} us |")
+
+
+if __name__ == "__main__":
+    main()
