@@ -18,6 +18,7 @@ import argparse
 import os
 import statistics
 import tempfile
+import threading
 import time
 import uuid
 
@@ -82,10 +83,81 @@ def measure_storage(uri: str, prefix: str, count: int) -> tuple[float, float]:
     return result
 
 
+def most_within(times: list[float], period: float) -> int:
+    """The most of ``times`` (sorted) within any ``period`` seconds (tests/helpers/ratelimits.py)."""
+    most, start = 0, 0
+    for end, t in enumerate(times):
+        while t - times[start] > period:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
+def tolerance(database: str, prefix: str, processes: int, limit: int) -> dict:
+    """``processes`` app instances (each its own storage and sync thread, as workers are), one
+    thread hammering each for one caller until every instance refuses: what passed, h, and
+    how long after Redis's count reached the limit each instance answered its first 429."""
+    apps = [
+        make_app(database, prefix, {"RATELIMIT_APPLICATION": f"{limit} per minute"}) for _ in range(processes)
+    ]
+    passed: list[list[float]] = [[] for _ in range(processes)]
+    first_429 = [0.0] * processes
+    reached: list[float] = []
+    stop = threading.Event()
+
+    def hammer(i: int) -> None:
+        http = apps[i].test_client()
+        # Up to the first 429: counts only grow within a window, so nothing passes after it
+        # (the refused hits would only swell h, which counts every hit).
+        while not stop.is_set():
+            if http.get("/api/v1/wdtests/bench0001", headers={"X-API-Key": API_KEY}).status_code != 200:
+                first_429[i] = time.monotonic()
+                return
+            passed[i].append(time.monotonic())
+
+    def watch() -> None:
+        client = redis.Redis.from_url(REDIS_URL)
+        while not stop.is_set() and not reached:
+            names = list(client.scan_iter(match=f"{prefix}ratelimit:*"))
+            if names and sum(int(client.get(n) or 0) for n in names) >= limit:
+                reached.append(time.monotonic())
+            time.sleep(0.002)
+        client.close()
+
+    threads = [threading.Thread(target=hammer, args=(i,)) for i in range(processes)]
+    threads.append(threading.Thread(target=watch))
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 30
+    while not all(first_429) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    storages = [app.extensions["wdapi.limiter"].storage for app in apps]
+    time.sleep(1)  # the last batches flushed: h is complete
+    for storage in storages:
+        storage.close()
+    period = max(storage.longest_period for storage in storages)
+    h = max(most_within(times, period) for times in passed)
+    return {
+        "passed": sum(map(len, passed)),
+        "period": period,
+        "h": h,
+        "bound": limit + (processes - 1) * h,
+        "after": [t - reached[0] for t in first_429] if reached else [],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000, help="requests per round and variant")
     parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--processes", type=int, default=3, help="instances in the tolerance runs")
+    parser.add_argument(
+        "--limit", type=int, default=1000, help="the budget (per minute) in the tolerance runs"
+    )
+    parser.add_argument("--tolerance-runs", type=int, default=3)
     args = parser.parse_args()
     prefix = f"wdapi-bench-{uuid.uuid4().hex[:8]}:"
     with tempfile.TemporaryDirectory() as tmp:
@@ -104,6 +176,10 @@ def main() -> None:
         for _ in range(args.rounds):
             for name, http in clients.items():
                 results[name].append(measure(http, path, args.requests))
+        tolerances = [
+            tolerance(database, f"{prefix}t{run}:", args.processes, args.limit)
+            for run in range(args.tolerance_runs)
+        ]
         for app in apps.values():
             with app.app_context():
                 db.engine.dispose()
@@ -133,6 +209,16 @@ def main() -> None:
     for uri, rounds in storages.items():
         cpu, wall = statistics.median(c for c, _ in rounds), statistics.median(w for _, w in rounds)
         print(f"| `{uri}` | {cpu * 1e6:.1f} us | {wall * 1e6:.1f} us |")
+    print(f"\nTolerance: {args.processes} instances hammered at once, {args.limit} per minute, sync 0.2 s\n")
+    print(
+        "| run | passed | over the limit | longest sync period | h: most hits of one instance in it "
+        "| bound L + (P-1) x h | each instance's first 429 after Redis reached the limit |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for run, t in enumerate(tolerances, 1):
+        after = ", ".join(f"{a * 1000:+.0f} ms" for a in t["after"])
+        over, period = t["passed"] - args.limit, f"{t['period'] * 1000:.0f} ms"
+        print(f"| {run} | {t['passed']} | {over} | {period} | {t['h']} | {t['bound']} | {after} |")
 
 
 if __name__ == "__main__":

@@ -12,12 +12,13 @@ A daemon thread, started on the first hit in each process (so after gunicorn's f
 the master), flushes the new hits every ``sync_interval`` seconds, one pipelined script per
 key (INCRBY, set the window's expiry once, read the TTL), and keeps the counts Redis answers.
 
-Tolerance, with P processes (instances x workers) and h the most hits one process takes
-between two of its syncs (``sync_interval`` plus the sync's round trip): a caller gets at
-most (P - 1) x h over the limit in a window, and every process refuses within one sync of
-Redis's count reaching the limit. When a sync fails, each process goes on counting its own
-hits on top of the last count it read (one warning), and retries every interval; the hits
-of windows still open are flushed when Redis answers again.
+Tolerance, with P processes (instances x workers) and h the most hits one process takes in
+one sync period (``sync_interval`` plus the sync's own time, longer when a sync stalls): a
+caller gets at most about (P - 1) x h over the limit in a window, and every process refuses
+within one sync period of Redis's count reaching the limit (docs/operations.md "Limits").
+When a sync fails, each process goes on counting its own hits on top of the last count it
+read (one warning), and retries every interval; the hits of windows still open are flushed
+when Redis answers again.
 """
 
 from __future__ import annotations
@@ -99,7 +100,9 @@ class SyncedRedisStorage(Storage):
         self._stop = threading.Event()
         self.down = False
         self.syncs = 0  # passes that succeeded in this process: tests wait on it
-        self.largest_batch = 0  # most hits one key flushed in one sync: h, measured
+        self.largest_batch = 0  # most hits one key flushed in one sync
+        self.longest_period = 0.0  # most seconds between two successful syncs: h's period
+        self._synced_at = 0.0
 
     @property
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
@@ -165,6 +168,7 @@ class SyncedRedisStorage(Storage):
                 name="ratelimit-sync",
                 daemon=True,
             )
+            self._synced_at = time.monotonic()
             thread.start()
             self._pid = os.getpid()
 
@@ -227,6 +231,9 @@ class SyncedRedisStorage(Storage):
             )
 
     def _reachable(self) -> None:
+        now = time.monotonic()
+        self.longest_period = max(self.longest_period, now - self._synced_at)
+        self._synced_at = now
         self.syncs += 1
         if self.down:
             self.down = False

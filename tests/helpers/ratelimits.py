@@ -37,6 +37,16 @@ def wait_until(predicate, timeout: float = 10, what: str = "condition") -> None:
         time.sleep(0.005)
 
 
+def most_within(times: list[float], period: float) -> int:
+    """The most of ``times`` (sorted) that fall within any ``period`` seconds."""
+    most, start = 0, 0
+    for end, t in enumerate(times):
+        while t - times[start] > period:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
 def counted(prefix: str) -> dict[str, int]:
     """The rate-limit counters Redis holds under an app's key prefix."""
     client = redis.Redis.from_url(TEST_REDIS_URL)
