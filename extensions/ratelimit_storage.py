@@ -14,8 +14,9 @@ key (INCRBY, set the window's expiry once, read the TTL), and keeps the counts R
 
 Tolerance, with P processes (instances x workers) and h the most hits one process takes in
 one sync period (``sync_interval`` plus the sync's own time, longer when a sync stalls): a
-caller gets at most about (P - 1) x h over the limit in a window, and every process refuses
-within one sync period of Redis's count reaching the limit (docs/operations.md "Limits").
+caller gets at most about (P - 1) x h over the limit in a window, and a process refuses
+within one sync period of Redis's count reaching the limit, or of its next hit by a caller it
+had stopped syncing (only keys hit since the last sync are synced; docs/operations.md "Limits").
 When a sync fails, each process goes on counting its own hits on top of the last count it
 read (one warning), and retries every interval; the hits of windows still open are flushed
 when Redis answers again.
