@@ -68,12 +68,20 @@ def _storage(config) -> dict[str, Any]:
     }
     if config["REDIS_PASSWORD"]:
         options["password"] = config["REDIS_PASSWORD"]
+    return _synced(config, config["REDIS_URL"], options)
+
+
+def _synced(config, uri: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Any `limits` Redis URI (redis://, rediss://, redis+sentinel://h:p,h:p/name) decided in
+    process and synced in the background; 0 s: `limits`' own storage, a round trip a hit."""
     if not config["RATELIMIT_SYNC_INTERVAL"]:
-        return {"storage_uri": config["REDIS_URL"], "storage_options": options}  # a round trip a hit
-    # A Sentinel URI (redis+sentinel://...) gets the same prefix; or pass a client_factory option.
-    options["sync_interval"] = config["RATELIMIT_SYNC_INTERVAL"]
-    options["warn_interval"] = config["REDIS_WARN_INTERVAL"]
-    return {"storage_uri": SCHEME + config["REDIS_URL"], "storage_options": options}
+        return {"storage_uri": uri, "storage_options": options}
+    options = {
+        **options,
+        "sync_interval": config["RATELIMIT_SYNC_INTERVAL"],
+        "warn_interval": config["REDIS_WARN_INTERVAL"],
+    }
+    return {"storage_uri": SCHEME + uri, "storage_options": options}
 
 
 def caller() -> str:
