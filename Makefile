@@ -11,7 +11,7 @@ SUDO   := $(shell test "$$(id -u)" = 0 || echo sudo)
 
 FUZZ_EXAMPLES ?= 1000
 
-.PHONY: install nginx haproxy chromium run serve migrate test test-unit test-services test-api test-e2e test-faults test-cluster fuzz lint speclint-install format swagger docs bench bench-install bench-profile bench-scale bench-amqp clean
+.PHONY: install nginx haproxy chromium run serve migrate test test-unit test-services test-api test-e2e test-faults test-cluster fuzz lint speclint-install format swagger docs bench bench-install bench-profile bench-scale bench-amqp bench-ratelimit clean
 
 $(VENV)/.installed: requirements.lock requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -126,6 +126,9 @@ bench-scale: bench-install ## list latency at 10,000 vs 1,000,000 rows (BENCH_SC
 
 bench-amqp: install ## publish rate with confirms, and the outbox relay, against the local RabbitMQ
 	$(BIN)/python -m bench.amqp_publish
+
+bench-ratelimit: install ## CPU per limited request, Redis per request vs synced, and the tolerance (about a minute)
+	$(BIN)/python -m bench.ratelimit
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .cache build tests/e2e/ts/node_modules $(SPECLINT)/node_modules

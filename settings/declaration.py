@@ -187,6 +187,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RATELIMIT_ENABLED", "flag", True, "limit /api/v1 requests per API key, else per address"),
     Setting("RATELIMIT_APPLICATION", "str", "600 per minute", "each caller's budget across /api/v1",
             validate=_rate_limits),
+    Setting("RATELIMIT_SYNC_INTERVAL", "float", 0.2, "seconds between a process's syncs of its counts"
+            " with Redis (docs/operations.md \"Limits\"); 0: a Redis round trip per request",
+            validate=Range(0, 10)),
     Setting("TRUSTED_PROXIES", "int", 0, "proxy hops whose X-Forwarded-* are believed; production"
             " refuses it with a non-loopback BIND", validate=_min(0)),
     Setting("BIND_PROXY_ONLY", "flag", False, "only the proxy can reach BIND: lets production run"

@@ -4,8 +4,10 @@ The caller is its API key when it sends a valid one, else its address (``request
 already corrected by ProxyFix for ``TRUSTED_PROXIES``). Health, docs, both documents and
 /metrics are outside the limits. A breach is a 429 problem+json (``api.contract.errors``) with
 ``Retry-After`` and ``RateLimit-Limit``/``-Remaining``/``-Reset``.
-When Redis fails, counting falls back to this process's memory (one warning per outage) and
-the storage is probed again now and then: requests keep passing.
+No request waits on Redis: each process decides from its own counters and syncs them with
+Redis every ``RATELIMIT_SYNC_INTERVAL`` (``extensions.ratelimit_storage``, which states the
+tolerance). When Redis fails, each process counts on its own (one warning per outage) until a
+sync succeeds again: requests keep passing.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from redis.retry import Retry
 from api.pipeline.access import rate_limit_applies
 from api.pipeline.auth import request_api_key
 from core.paths import is_api_operation
+from extensions.ratelimit_storage import SCHEME
 
 EXTENSION = "wdapi.limiter"
 LIMIT_HEADERS = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")
@@ -43,7 +46,7 @@ def init_rate_limits(app: Flask) -> None:
         # Flask-Limiter's headers put Retry-After on every response (and stretch a 503's
         # Retry-After to the window) and an epoch in Reset: ours follow the IETF draft.
         headers_enabled=False,
-        strategy="fixed-window",  # one INCR per request
+        strategy="fixed-window",  # one counter per caller and window
         **_storage(config),
         swallow_errors=True,
         in_memory_fallback_enabled=True,
@@ -70,8 +73,21 @@ def _storage(config) -> dict[str, Any]:
         options["use_replicas"] = False
         options["sentinel_kwargs"] = {k: v for k, v in options.items() if k.startswith("socket_")}
         uri = f"redis+sentinel://{','.join(config['REDIS_SENTINELS'])}/{config['REDIS_SENTINEL_MASTER']}"
+        return _synced(config, uri, options)
+    return _synced(config, config["REDIS_URL"], options)
+
+
+def _synced(config, uri: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Any `limits` Redis URI (redis://, rediss://, redis+sentinel://h:p,h:p/name) decided in
+    process and synced in the background; 0 s: `limits`' own storage, a round trip a hit."""
+    if not config["RATELIMIT_SYNC_INTERVAL"]:
         return {"storage_uri": uri, "storage_options": options}
-    return {"storage_uri": config["REDIS_URL"], "storage_options": options}
+    options = {
+        **options,
+        "sync_interval": config["RATELIMIT_SYNC_INTERVAL"],
+        "warn_interval": config["REDIS_WARN_INTERVAL"],
+    }
+    return {"storage_uri": SCHEME + uri, "storage_options": options}
 
 
 def caller() -> str:
@@ -111,8 +127,8 @@ def _when_limited(hook: Callable) -> Callable:
 
 
 def add_rate_limit_headers(response):
-    # Only a 429 says where the caller stands: reading the window costs two more Redis round
-    # trips, which every request would pay otherwise.
+    # Only a 429 says where the caller stands (the window is read from this process's
+    # counters; with RATELIMIT_SYNC_INTERVAL=0 it costs two Redis round trips).
     if response.status_code != 429:
         return response
     limit = current_app.extensions[EXTENSION].current_limit

@@ -1,5 +1,6 @@
 """Rate limits: one budget per API key, else per address, on the shared Redis; 429 problem+json
-with Retry-After and RateLimit-* headers; health, docs and documents exempt; open when Redis fails."""
+with Retry-After and RateLimit-* headers; health, docs and documents exempt; open when Redis fails.
+Several instances sharing a budget: test_rate_limit_sync.py."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ import pytest
 
 from tests.helpers.ports import dead_port
 from tests.helpers.problems import assert_problem
+from tests.helpers.ratelimits import storage_of, wait_until
 from tests.helpers.redis_support import require_test_redis
 
 LIMIT = 3
 OPERATION = "/api/v1/exceptions/divide?a=6&b=3"  # needs no dependency
 KEY_A, KEY_B = "a" * 16, "b" * 16
+STORAGE_LOGGER = "extensions.ratelimit_storage"
 EXEMPT = ("/healthz", "/readyz", "/docs", "/api/v1/swagger.json", "/api/v1/openapi.json")
 
 
@@ -86,9 +89,12 @@ def test_off_when_disabled(limited):
 def test_requests_pass_promptly_with_one_warning_when_redis_is_down(limited, caplog):
     http = limited(REDIS_URL=f"redis://127.0.0.1:{dead_port()}/0", RATELIMIT_APPLICATION="100 per minute")
     started = time.monotonic()
-    with caplog.at_level(logging.WARNING, logger="flask-limiter"):
+    with caplog.at_level(logging.WARNING, logger=STORAGE_LOGGER):
         statuses = [http.get(OPERATION).status_code for _ in range(20)]
-    assert statuses == [200] * 20
+        storage = storage_of(http.application)
+        wait_until(lambda: storage.down, what="the sync to fail")  # it runs beside the requests
+        statuses += [http.get(OPERATION).status_code for _ in range(20)]
+    assert statuses == [200] * 40
     assert time.monotonic() - started < 10  # generous: refused connections fail in milliseconds
-    warnings = [r for r in caplog.records if r.name == "flask-limiter" and r.levelno == logging.WARNING]
+    warnings = [r for r in caplog.records if r.name == STORAGE_LOGGER and r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "unreachable" in warnings[0].getMessage()

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from tests.helpers.ratelimits import storage_of, wait_for_syncs
 from tests.helpers.redis_sentinel import MASTER_NAME, SentinelGroup, require_redis_sentinel
 
 LIMIT = 3
@@ -30,15 +31,17 @@ def counters(client, prefix: str) -> dict[bytes, int]:
 
 def test_counts_survive_the_failover_and_resume_on_the_new_master(group, make_app, capsys):
     prefix = "rl-sentinel:"
-    http = make_app(
+    app = make_app(
         REDIS_URL="",
         REDIS_SENTINELS=group.sentinels,
         REDIS_SENTINEL_MASTER=MASTER_NAME,
         REDIS_KEY_PREFIX=prefix,
         RATELIMIT_ENABLED=True,
         RATELIMIT_APPLICATION=f"{LIMIT} per minute",
-    ).test_client()
+    )
+    http = app.test_client()
     assert [http.get(OPERATION).status_code for _ in range(LIMIT + 1)] == [200] * LIMIT + [429]
+    wait_for_syncs(storage_of(app))  # decided in process, counted in Redis in the background
     master = group.client(group.master_port)
     assert list(counters(master, prefix).values()) == [LIMIT + 1]  # counted in Redis, not in memory
     assert master.wait(1, 2000) == 1  # the counter is on the replica too
