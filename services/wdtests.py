@@ -192,13 +192,13 @@ def get_all(
         query = query.where(_after(order, key))
 
     # As get(): the read engine. One more row than the page tells whether a next page exists.
-    def read(conn) -> tuple[Sequence[Row], int | None]:
+    def page_and_total(conn) -> tuple[Sequence[Row], int | None]:
         rows = conn.execute(query).all()
         if not include_total:
             return rows, None
         return rows, conn.execute(select(func.count()).select_from(TABLE).where(*matching)).scalar_one()
 
-    rows, total = database.read(read)
+    rows, total = database.read(page_and_total)
     items = rows[:per_page]
     next_after = None
     if len(rows) > per_page:

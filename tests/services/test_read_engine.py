@@ -47,7 +47,7 @@ def test_read_connections_autocommit_and_session_ones_do_not(app_ctx, backend):
         assert conn.execute(text("SELECT @@autocommit")).scalar_one() == 0
 
 
-@pytest.mark.parametrize("app_config", [{"DB_POOL_SIZE": 1, "DB_MAX_OVERFLOW": 0}])
+@pytest.mark.parametrize("app_config", [{"DB_POOL_SIZE": 1, "DB_MAX_OVERFLOW": 0, "DB_CONNECTION_SLOTS": 1}])
 def test_a_killed_read_connection_is_replaced_by_one_retry(app_ctx, backend):
     if backend != "mysql":
         pytest.skip("server-side connection kill applies to MySQL/MariaDB")
