@@ -276,6 +276,18 @@ def _fast_ping(fail_fast: float, breaker: Breaker):
     return do_ping
 
 
+def _fast_handshake(fail_fast: float):
+    # PyMySQL waits for the server's greeting with its read timeout: a black-holed server
+    # would hold a new connection DB_READ_TIMEOUT, where DB_FAIL_FAST is the bound (a write's
+    # retry after a lost connection connects anew). Statements keep their read timeout.
+    def do_connect(dialect, _record, cargs, cparams):
+        connection = dialect.loaded_dbapi.connect(*cargs, **{**cparams, "read_timeout": fail_fast})
+        connection._read_timeout = cparams.get("read_timeout")
+        return connection
+
+    return do_connect
+
+
 def breaker_for(config: Mapping[str, Any]) -> Breaker:
     """A new breaker from the DB_* settings, for both of an app's engines."""
     return Breaker(
@@ -370,6 +382,8 @@ class Database(SQLAlchemy):
         dialect: Any = engine.dialect  # the read engine's is another object: it does not ping
         if dialect.name == "mysql":
             dialect.do_ping = _fast_ping(app.config["DB_FAIL_FAST"], guard)
+            # The read engine's read timeout is DB_FAIL_FAST already, its handshake's too.
+            event.listen(engine, "do_connect", _fast_handshake(app.config["DB_FAIL_FAST"]))
 
         def probe() -> None:
             # The session's pool pings at checkout: a connection that answers, not a stale one.

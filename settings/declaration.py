@@ -138,8 +138,8 @@ SETTINGS: tuple[Setting, ...] = (
             " (reads never ping)"),
     Setting("DB_CONNECT_TIMEOUT", "int", 1, "MySQL connect timeout in seconds", validate=_min(1)),
     Setting("DB_READ_TIMEOUT", "int", 3, "MySQL read/write timeout in seconds (writes)", validate=_min(1)),
-    Setting("DB_FAIL_FAST", "float", 1.0, "a read's MySQL read timeout and the writes' pre-ping timeout;"
-            " a checkout stuck longer: failing",
+    Setting("DB_FAIL_FAST", "float", 1.0, "a read's MySQL read timeout, the writes' pre-ping timeout, a new"
+            " connection's handshake timeout; a checkout stuck longer: failing",
             validate=_above(0)),
     Setting("DB_BREAKER_THRESHOLD", "int", 2, "consecutive connection failures that open the breaker",
             validate=_min(1)),

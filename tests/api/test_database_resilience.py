@@ -7,6 +7,7 @@ import time
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from extensions import db
 from factory import create_app
@@ -99,3 +100,17 @@ def test_black_holed_database_opens_the_breaker_and_recovers(blackholed_mysql):
     # After DB_BREAKER_RESET one request probes, succeeds and closes the breaker.
     assert wait_for(lambda: client.get(f"{URL}/nothing").status_code == 404, 10)
     assert client.get("/readyz").get_json()["database_circuit"] == "closed"
+
+
+def test_a_new_connection_to_a_black_holed_server_fails_fast(blackholed_mysql):
+    app, proxy = blackholed_mysql
+    with app.app_context():
+        with db.engine.connect() as conn:  # a statement keeps the longer read timeout
+            assert conn.execute(text("SELECT SLEEP(:s)"), {"s": app.config["DB_FAIL_FAST"] * 2}).scalar() == 0
+        db.engine.dispose()  # what a write's retry meets after a lost connection: a new one
+        proxy.mode = BLACKHOLE
+        started = time.monotonic()
+        with pytest.raises(OperationalError):
+            db.engine.connect()
+        # The server's greeting is awaited DB_FAIL_FAST, not DB_READ_TIMEOUT.
+        assert time.monotonic() - started < app.config["DB_READ_TIMEOUT"]
