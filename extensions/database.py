@@ -382,8 +382,8 @@ class Database(SQLAlchemy):
         dialect: Any = engine.dialect  # the read engine's is another object: it does not ping
         if dialect.name == "mysql":
             dialect.do_ping = _fast_ping(app.config["DB_FAIL_FAST"], guard)
-            # The read engine's read timeout is DB_FAIL_FAST already, its handshake's too.
-            event.listen(engine, "do_connect", _fast_handshake(app.config["DB_FAIL_FAST"]))
+            for each in {engine, reader}:
+                event.listen(each, "do_connect", _fast_handshake(app.config["DB_FAIL_FAST"]))
 
         def probe() -> None:
             # The session's pool pings at checkout: a connection that answers, not a stale one.

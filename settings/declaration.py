@@ -138,15 +138,15 @@ SETTINGS: tuple[Setting, ...] = (
             " (reads never ping)"),
     Setting("DB_CONNECT_TIMEOUT", "int", 1, "MySQL connect timeout in seconds", validate=_min(1)),
     Setting("DB_READ_TIMEOUT", "int", 3, "MySQL read/write timeout in seconds (writes)", validate=_min(1)),
-    Setting("DB_FAIL_FAST", "float", 1.0, "a read's MySQL read timeout, the writes' pre-ping timeout, a new"
-            " connection's handshake timeout; a checkout stuck longer: failing",
+    Setting("DB_FAIL_FAST", "float", 1.0, "a read's MySQL read timeout (without DB_SYNC_WAIT), the writes'"
+            " pre-ping timeout, a new connection's handshake timeout; a checkout stuck longer: failing",
             validate=_above(0)),
     Setting("DB_BREAKER_THRESHOLD", "int", 2, "consecutive connection failures that open the breaker",
             validate=_min(1)),
     Setting("DB_CONNECTION_SLOTS", "int", None, "connections held at once per process, both pools; 0: no cap;"
             " unset: GUNICORN_THREADS - 1", validate=_min(0), options={"allow_none": True}),
     Setting("DB_SYNC_WAIT", "int", 0, "Galera wsrep_sync_wait on the read engine's connections (every"
-            " read sees every acknowledged commit); 0: off", validate=Range(0, 15)),
+            " read sees every acknowledged commit, within DB_READ_TIMEOUT); 0: off", validate=Range(0, 15)),
     Setting("DB_BREAKER_RESET", "float", 2.0, "seconds the open breaker refuses before a probe",
             validate=_above(0)),
     Setting("MAX_CONTENT_LENGTH", "int", 1024 * 1024, "larger request bodies get 413", validate=_min(1)),

@@ -153,6 +153,9 @@ def test_the_read_engine_autocommits_without_ping_or_reset_and_fails_fast():
     # The session's engine keeps its transactions, ping and read timeout.
     assert config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is True
     assert config["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"]["read_timeout"] == config["DB_READ_TIMEOUT"]
+    # A read that waits for the cluster (DB_SYNC_WAIT) may wait out a view change: seconds.
+    synced = read_engine_options({**config, "DB_SYNC_WAIT": 1})
+    assert synced is not None and synced["connect_args"]["read_timeout"] == config["DB_READ_TIMEOUT"]
     # SQLite in memory: a second engine would open another, empty database.
     assert read_engine_options(load({**TEST, "SQLALCHEMY_DATABASE_URI": "sqlite://"})) is None
 
