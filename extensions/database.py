@@ -7,6 +7,10 @@ consecutive connection failures it bounds how many threads may hold a connection
 (``GUNICORN_THREADS - 1``), so a black-holed database can never take the last thread of a
 worker and requests that need no database keep answering; pybreaker wraps single calls and
 has no such slot.
+
+Two engines share one breaker and one slot budget: the ORM session's, whose write
+transactions are pinged at checkout and rolled back at checkin, and the read engine
+(``read``): autocommit connections, no ping, no reset, so a read is its one statement.
 """
 
 from __future__ import annotations
@@ -17,8 +21,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from flask import Flask, current_app
@@ -33,12 +36,14 @@ from sqlalchemy.pool import QueuePool
 
 from core.errors import Unavailable
 from extensions.metrics import DB_WRITE_RETRIES
+from settings.derived import read_engine_options
 
 # What a database that cannot be reached raises: a refused or lost connection, an empty pool.
 CONNECTION_ERRORS: tuple[type[Exception], ...] = (OperationalError, DisconnectionError, PoolTimeout)
 log = logging.getLogger(__name__)
 UNAVAILABLE = "The database is unavailable; try again shortly."
 BREAKER = "wdapi.db_breaker"
+READ_ENGINE = "wdapi.db_read_engine"
 
 
 class CircuitOpen(DisconnectionError):
@@ -51,8 +56,8 @@ class CircuitOpen(DisconnectionError):
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
 STATE_CODES = {CLOSED: 0, HALF_OPEN: 1, OPEN: 2}
-# A checkout (pool, connect, ping: milliseconds when well) this old, once the database has
-# failed (a connection failure, a timed-out ping): the database is stuck, not busy.
+# A checkout (pool, connect, ping, or a read's statement: milliseconds when well) this old,
+# once the database has failed (a connection failure, a timeout): stuck, not busy.
 STUCK_CHECKOUT = 0.25
 SLOT_POLL = 0.01
 SLOT = "wdapi.slot"
@@ -95,7 +100,8 @@ class Breaker:
         self._free = threading.Semaphore(slots or 1)
         self.probe: Callable[[], None] = lambda: None  # set with the engine: one checkout and checkin
         self._held: dict[object, float] = {}  # slot -> since when its connection is held
-        self._checking_out: dict[object, float] = {}  # slots still connecting or pinging
+        # Slots still connecting or pinging, or (read pool) until checkin: a read is its checkout.
+        self._checking_out: dict[object, float] = {}
 
     def retry_after(self) -> float:
         if self.state == CLOSED:
@@ -196,6 +202,9 @@ class GuardedPool(QueuePool):
     """A QueuePool that asks its ``breaker`` before each checkout (set per engine)."""
 
     breaker: Breaker
+    # The read pool does not ping: its checkout proves nothing until the statement answers
+    # (``read`` reports the success), and until then the slot counts as checking out.
+    reads = False
 
     def connect(self):
         slot = self.breaker.admit()
@@ -211,8 +220,9 @@ class GuardedPool(QueuePool):
         record_info = connection.record_info
         assert record_info is not None  # a checked-out connection has its record
         record_info[SLOT] = slot  # released by the checkin event
-        self.breaker.checked_out(slot)
-        self.breaker.succeeded()
+        if not self.reads:
+            self.breaker.checked_out(slot)
+            self.breaker.succeeded()
         return connection
 
 
@@ -266,9 +276,21 @@ def _fast_ping(fail_fast: float, breaker: Breaker):
     return do_ping
 
 
-def guarded_pool(config: Mapping[str, Any]) -> type[GuardedPool]:
-    """A GuardedPool class with a new breaker from the DB_* settings."""
-    breaker = Breaker(
+def _fast_handshake(fail_fast: float):
+    # PyMySQL waits for the server's greeting with its read timeout: a black-holed server
+    # would hold a new connection DB_READ_TIMEOUT, where DB_FAIL_FAST is the bound (a write's
+    # retry after a lost connection connects anew). Statements keep their read timeout.
+    def do_connect(dialect, _record, cargs, cparams):
+        connection = dialect.loaded_dbapi.connect(*cargs, **{**cparams, "read_timeout": fail_fast})
+        connection._read_timeout = cparams.get("read_timeout")
+        return connection
+
+    return do_connect
+
+
+def breaker_for(config: Mapping[str, Any]) -> Breaker:
+    """A new breaker from the DB_* settings, for both of an app's engines."""
+    return Breaker(
         threshold=config["DB_BREAKER_THRESHOLD"],
         reset_after=config["DB_BREAKER_RESET"],
         fail_fast=config["DB_FAIL_FAST"],
@@ -278,12 +300,37 @@ def guarded_pool(config: Mapping[str, Any]) -> type[GuardedPool]:
         slots=config["DB_CONNECTION_SLOTS"] or None,
         pool_timeout=config["DB_POOL_TIMEOUT"],
     )
+
+
+def guarded_pool(breaker: Breaker, *, reads: bool = False) -> type[GuardedPool]:
+    """A GuardedPool class asking ``breaker``."""
     # A class per engine: SQLAlchemy recreates the pool by its class (dispose, fork).
-    return type("GuardedPool", (GuardedPool,), {"breaker": breaker})
+    return type("GuardedPool", (GuardedPool,), {"breaker": breaker, "reads": reads})
+
+
+# Galera's: a read first waits for this node to apply every write set the cluster ordered
+# before it (about one cluster round trip). Only servers built with wsrep know it (MariaDB's
+# are, Galera on or off).
+SYNC_WAIT = "wsrep_sync_wait"
+
+
+def _sync_wait_on_connect(sync_wait: int):
+    # Every read engine statement is a read that must see the cluster's acknowledged commits
+    # (DB_SYNC_WAIT): set once per connection, it costs no round trip per read.
+    def on_connect(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            if cursor.execute(f"SHOW VARIABLES LIKE '{SYNC_WAIT}'"):
+                cursor.execute(f"SET SESSION {SYNC_WAIT} = {int(sync_wait)}")
+        finally:
+            cursor.close()
+
+    return on_connect
 
 
 class Database(SQLAlchemy):
-    """``db``: binds like Flask-SQLAlchemy, with the app's URL, engine options and pragmas."""
+    """``db``: binds like Flask-SQLAlchemy, with the app's URL, engine options and pragmas,
+    and a read engine beside the session's (``read``)."""
 
     def init_app(self, app: Flask) -> None:
         # The URL and engine options come resolved from the settings loader (settings.derived).
@@ -294,33 +341,66 @@ class Database(SQLAlchemy):
         super().init_app(app)
         with app.app_context():
             engine = self.engine
-            if engine.dialect.name == "sqlite":
-                event.listen(engine, "connect", _sqlite_pragmas)
-            self._guard(app, engine)
+            reader = self._make_read_engine(app, engine)
+            app.extensions[READ_ENGINE] = reader
+            if reader is not engine:
+                # Disposed with the session's engine (tests, forks): one call releases both.
+                event.listen(engine, "engine_disposed", lambda _: reader.dispose())
+                if app.config["DB_SYNC_WAIT"] and reader.dialect.name == "mysql":
+                    event.listen(reader, "connect", _sync_wait_on_connect(app.config["DB_SYNC_WAIT"]))
+            for each in {engine, reader}:
+                if each.dialect.name == "sqlite":
+                    event.listen(each, "connect", _sqlite_pragmas)
+            self._guard(app, engine, reader)
 
     def _make_engine(self, bind_key: str | None, options: dict[str, Any], app: Flask):
         # Flask-SQLAlchemy's one call into SQLAlchemy, with the options it built from
-        # app.config: the breaker (state, per engine) joins them here, so app.config keeps
+        # app.config: the breaker (state, per app) joins them here, so app.config keeps
         # plain settings. Internal to Flask-SQLAlchemy (3.1); like _teardown_session below.
         if "pool_size" in options and "poolclass" not in options:  # a QueuePool: not SQLite in memory
-            options = {**options, "poolclass": guarded_pool(app.config)}
+            breaker = app.extensions.setdefault(BREAKER, breaker_for(app.config))
+            options = {**options, "poolclass": guarded_pool(breaker, reads=bind_key == READ_ENGINE)}
         return super()._make_engine(bind_key, options, app)
 
-    def _guard(self, app: Flask, engine) -> None:
+    def _make_read_engine(self, app: Flask, engine: Engine) -> Engine:
+        options = read_engine_options(app.config)
+        if options is None:  # SQLite in memory: a second engine would be another database
+            return engine
+        echo = app.config["SQLALCHEMY_ECHO"]
+        options = {"url": app.config["SQLALCHEMY_DATABASE_URI"], "echo": echo, "echo_pool": echo} | options
+        self._apply_driver_defaults(options, app)
+        return self._make_engine(READ_ENGINE, options, app)
+
+    def _guard(self, app: Flask, engine: Engine, reader: Engine) -> None:
         # The breaker's hooks: slots freed at checkin, lost connections counted, a fast ping.
-        guard: Breaker | None = getattr(engine.pool, "breaker", None)
+        guard: Breaker | None = app.extensions.get(BREAKER)
         if guard is None:
             return
-        event.listen(engine.pool, "checkin", lambda _, rec: guard.release(rec.record_info.pop(SLOT, None)))
-        event.listen(engine, "handle_error", lambda ctx: _count_failure(ctx, guard))
-        if engine.dialect.name == "mysql":
-            engine.dialect.do_ping = _fast_ping(app.config["DB_FAIL_FAST"], guard)
+        for each in {engine, reader}:
+            event.listen(each.pool, "checkin", lambda _, rec: guard.release(rec.record_info.pop(SLOT, None)))
+            event.listen(each, "handle_error", lambda ctx: _count_failure(ctx, guard))
+        dialect: Any = engine.dialect  # the read engine's is another object: it does not ping
+        if dialect.name == "mysql":
+            dialect.do_ping = _fast_ping(app.config["DB_FAIL_FAST"], guard)
+            for each in {engine, reader}:
+                event.listen(each, "do_connect", _fast_handshake(app.config["DB_FAIL_FAST"]))
 
         def probe() -> None:
+            # The session's pool pings at checkout: a connection that answers, not a stale one.
             engine.pool.connect().close()
 
         guard.probe = probe
-        app.extensions[BREAKER] = guard
+
+    @property
+    def read_engine(self) -> Engine:
+        """This app's read engine (``read``); call in an app context."""
+        return current_app.extensions[READ_ENGINE]
+
+    def checked_out(self) -> int | None:
+        """Connections in use in both pools (None where the pools keep no count)."""
+        pools = {self.engine.pool, self.read_engine.pool}
+        counts = [pool.checkedout() for pool in pools if isinstance(pool, QueuePool)]
+        return sum(counts) if counts else None
 
     @property
     def breaker(self) -> Breaker | None:
@@ -416,42 +496,27 @@ def transaction(work: Callable[[], T], *, session: Session | scoped_session, aft
     raise AssertionError("unreachable")  # the loop returns or raises
 
 
-# --- Reads that must see every commit the cluster acknowledged ---------------------------
-
-SYNC_WAIT_KNOWN = "wdapi.has_sync_wait"
+# --- Reads: one statement each, on the read engine ---------------------------------------
 
 
-def _has_sync_wait(conn: Connection) -> bool:
-    # Only servers built with wsrep (MariaDB's are, Galera on or off) know the variable.
-    info = conn.connection.info
-    if SYNC_WAIT_KNOWN not in info:
-        found = conn.exec_driver_sql("SHOW VARIABLES LIKE 'wsrep_sync_wait'").first()
-        info[SYNC_WAIT_KNOWN] = found is not None
-    return bool(info[SYNC_WAIT_KNOWN])
-
-
-@contextmanager
-def synced_connection(engine: Engine, sync_wait: int) -> Iterator[Connection]:
-    """A pooled connection whose reads first wait for this node to apply every write set the
-    cluster ordered before them (Galera's ``wsrep_sync_wait``; 0 or no wsrep: a plain one).
-    The session value is reset before the connection goes back to the pool."""
-    with engine.connect() as conn:
-        if not sync_wait or engine.dialect.name != "mysql" or not _has_sync_wait(conn):
-            yield conn
-            return
-        conn.exec_driver_sql(f"SET SESSION wsrep_sync_wait = {int(sync_wait)}")
-        try:
-            yield conn
-        finally:
-            _reset_sync_wait(conn)
-
-
-def _reset_sync_wait(conn: Connection) -> None:
-    """Back to the default before the pool takes it; a connection lost meanwhile (its error is
-    already on its way, as a 503) is discarded rather than raising a second error here."""
-    if conn.invalidated:
-        return
+def read(work: Callable[[Connection], T]) -> T:
+    """``work(connection)`` on an autocommit connection of the read engine: each statement
+    is its own snapshot and one round trip. When the pooled connection turns out dead (a
+    statement fails with the connection lost), ``work`` runs once more on a fresh one; a
+    read is idempotent. Raises CONNECTION_ERRORS and what ``work`` raises."""
+    engine: Engine = current_app.extensions[READ_ENGINE]
     try:
-        conn.exec_driver_sql("SET SESSION wsrep_sync_wait = DEFAULT")
-    except SQLAlchemyError:
-        conn.invalidate()
+        with engine.connect() as conn:
+            result = work(conn)
+    except DBAPIError as err:
+        # Invalidated: the statement lost its connection (a failed connect is not retried).
+        if not err.connection_invalidated:
+            raise
+        log.info("database read retried on a fresh connection: %r", err.orig)
+        # The disconnect invalidated the whole pool: this checkout connects anew.
+        with engine.connect() as conn:
+            result = work(conn)
+    guard: Breaker | None = getattr(engine.pool, "breaker", None)
+    if guard is not None:
+        guard.succeeded()  # the read pool's checkout does not ping: this answer is the proof
+    return result

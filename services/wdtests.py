@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, NamedTuple, Protocol
 
-from flask import current_app
 from sqlalchemy import Row, and_, bindparam, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 
@@ -123,18 +122,10 @@ class Page:
         return None if self.total is None else -(-self.total // self.per_page)
 
 
-def _read_connection():
-    # Reads that refill the cache, or answer a client after its own write, must see every
-    # commit acknowledged anywhere in a Galera cluster (DB_SYNC_WAIT; 0: no wait).
-    return database.synced_connection(db.engine, current_app.config["DB_SYNC_WAIT"])
-
-
 def get(*, wdtest_id: str) -> Row:
     """Return one committed record (its column values). Raises NotFound."""
-    # One statement on a pooled connection of its own, returned at once: no ORM session to
-    # begin and, at teardown, to roll back and close (a quarter of a read's CPU).
-    with _read_connection() as conn:
-        record = conn.execute(BY_ID, {"wdtest_id": wdtest_id}).one_or_none()
+    # One statement on the read engine: no ORM session, no transaction, one round trip.
+    record = database.read(lambda conn: conn.execute(BY_ID, {"wdtest_id": wdtest_id}).one_or_none())
     if record is None:
         raise NotFound(f"No wdtest with id {wdtest_id!r}.")
     return record
@@ -199,13 +190,15 @@ def get_all(
             detail = "The cursor belongs to another sort order."
             raise InvalidInput(detail, {"after": [detail]})
         query = query.where(_after(order, key))
-    # As get(): a connection of its own. Its one transaction gives the page and the count the
-    # same snapshot. One more row than the page tells whether a next page exists.
-    with _read_connection() as conn:
+
+    # As get(): the read engine. One more row than the page tells whether a next page exists.
+    def page_and_total(conn) -> tuple[Sequence[Row], int | None]:
         rows = conn.execute(query).all()
-        total = None
-        if include_total:
-            total = conn.execute(select(func.count()).select_from(TABLE).where(*matching)).scalar_one()
+        if not include_total:
+            return rows, None
+        return rows, conn.execute(select(func.count()).select_from(TABLE).where(*matching)).scalar_one()
+
+    rows, total = database.read(page_and_total)
     items = rows[:per_page]
     next_after = None
     if len(rows) > per_page:

@@ -129,21 +129,24 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SQLALCHEMY_DATABASE_URI", "optional", None, "the database", ("DATABASE_URL",)),
     Setting("SQLALCHEMY_ECHO", "flag", False, "log every SQL statement (on in dev)"),
     Setting("SQLALCHEMY_ENGINE_OPTIONS", "json", {}, "extra engine options (JSON), applied last"),
-    Setting("DB_POOL_SIZE", "int", 10, "connections kept per process", validate=_min(0)),
+    Setting("DB_POOL_SIZE", "int", 10, "connections kept per process and pool (writes', reads')",
+            validate=_min(0)),
     Setting("DB_MAX_OVERFLOW", "int", 2, "extra connections beyond the pool", validate=_min(0)),
     Setting("DB_POOL_TIMEOUT", "float", 10.0, "seconds to wait for a free connection", validate=_min(0)),
     Setting("DB_POOL_RECYCLE", "int", 1800, "seconds after which a connection is replaced"),
-    Setting("DB_POOL_PRE_PING", "flag", True, "test a connection before use"),
+    Setting("DB_POOL_PRE_PING", "flag", True, "test a write transaction's connection before use"
+            " (reads never ping)"),
     Setting("DB_CONNECT_TIMEOUT", "int", 1, "MySQL connect timeout in seconds", validate=_min(1)),
-    Setting("DB_READ_TIMEOUT", "int", 3, "MySQL read/write timeout in seconds", validate=_min(1)),
-    Setting("DB_FAIL_FAST", "float", 1.0, "checkout bound: pre-ping timeout; stuck longer: failing",
+    Setting("DB_READ_TIMEOUT", "int", 3, "MySQL read/write timeout in seconds (writes)", validate=_min(1)),
+    Setting("DB_FAIL_FAST", "float", 1.0, "a read's MySQL read timeout (without DB_SYNC_WAIT), the writes'"
+            " pre-ping timeout, a new connection's handshake timeout; a checkout stuck longer: failing",
             validate=_above(0)),
     Setting("DB_BREAKER_THRESHOLD", "int", 2, "consecutive connection failures that open the breaker",
             validate=_min(1)),
-    Setting("DB_CONNECTION_SLOTS", "int", None, "connections held at once per process; 0: no cap;"
+    Setting("DB_CONNECTION_SLOTS", "int", None, "connections held at once per process, both pools; 0: no cap;"
             " unset: GUNICORN_THREADS - 1", validate=_min(0), options={"allow_none": True}),
-    Setting("DB_SYNC_WAIT", "int", 0, "Galera wsrep_sync_wait for reads that must see every commit"
-            " (cache refills); 0: off", validate=Range(0, 15)),
+    Setting("DB_SYNC_WAIT", "int", 0, "Galera wsrep_sync_wait on the read engine's connections (every"
+            " read sees every acknowledged commit, within DB_READ_TIMEOUT); 0: off", validate=Range(0, 15)),
     Setting("DB_BREAKER_RESET", "float", 2.0, "seconds the open breaker refuses before a probe",
             validate=_above(0)),
     Setting("MAX_CONTENT_LENGTH", "int", 1024 * 1024, "larger request bodies get 413", validate=_min(1)),

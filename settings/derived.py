@@ -66,6 +66,25 @@ def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
     return options
 
 
+def read_engine_options(config: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The read engine's options: the session engine's (``engine_options``), but autocommit with
+    no reset on checkin and no pre-ping, and on MySQL DB_FAIL_FAST as the read timeout, which
+    also bounds the detection of a dead server; with DB_SYNC_WAIT, DB_READ_TIMEOUT: a read then
+    waits for the cluster, seconds during a view change. None for SQLite in memory (no second
+    engine)."""
+    options = dict(config["SQLALCHEMY_ENGINE_OPTIONS"])
+    if "pool_size" not in options:
+        return None
+    options |= {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None, "pool_pre_ping": False}
+    if make_url(config["SQLALCHEMY_DATABASE_URI"]).get_backend_name() == "mysql":
+        bound = config["DB_READ_TIMEOUT"] if config["DB_SYNC_WAIT"] else config["DB_FAIL_FAST"]
+        timeouts = {"read_timeout": bound, "write_timeout": bound}
+        options["connect_args"] = {**options.get("connect_args", {}), **timeouts}
+        # Connection.close() would still send ROLLBACK on an autocommit connection.
+        options["skip_autocommit_rollback"] = True
+    return options
+
+
 def amqp_url(config: Mapping[str, Any]) -> str:
     """``AMQP_URL`` if set, else a URL from the ``RABBIT_*`` settings (default vhost);
     empty when both ``AMQP_URL`` and ``RABBIT_HOST`` are: RabbitMQ is disabled."""

@@ -68,9 +68,9 @@ def _observe(response):
     requests.inc()
     if started is not None:
         latency.observe(time.perf_counter() - started)
-    pool = db.engine.pool
-    if hasattr(pool, "checkedout"):  # QueuePool; SQLite's in-memory pools keep no count
-        _set(metrics.DB_POOL_IN_USE, "pool", pool.checkedout())
+    in_use = db.checked_out()
+    if in_use is not None:  # QueuePools; SQLite's in-memory pools keep no count
+        _set(metrics.DB_POOL_IN_USE, "pool", in_use)
     breaker = db.breaker
     if breaker is not None:
         _set(metrics.DB_BREAKER, "breaker", STATE_CODES[breaker.state])

@@ -7,6 +7,7 @@ import time
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from extensions import db
 from factory import create_app
@@ -21,16 +22,21 @@ def test_killed_connection_is_replaced_without_a_500(app, client, backend):
     if backend != "mysql":
         pytest.skip("server-side connection kill applies to MySQL/MariaDB")
     assert client.post(URL, json={"id": "k", "name": "kept"}).status_code == 201
+    assert client.get(f"{URL}/k").status_code == 200
     with app.app_context():
-        with db.engine.connect() as conn:
-            pooled_id = conn.execute(text("SELECT CONNECTION_ID()")).scalar()
+        pooled = []
+        for engine in (db.engine, db.read_engine):  # the session's (writes) and the reads'
+            with engine.connect() as conn:
+                pooled.append(conn.execute(text("SELECT CONNECTION_ID()")).scalar())
         # What a server restart or wait_timeout does to an idle pooled connection.
         killer = create_engine(db.engine.url)
         with killer.connect() as other:
-            other.execute(text(f"KILL {pooled_id}"))
+            for pooled_id in pooled:
+                other.execute(text(f"KILL {pooled_id}"))
         killer.dispose()
-    for _ in range(3):
+    for n in range(3):
         assert client.get(f"{URL}/k").status_code == 200
+        assert client.patch(f"{URL}/k", json={"age": n}).status_code == 200
 
 
 def test_unreachable_database_is_a_prompt_503(tmp_path):
@@ -84,11 +90,27 @@ def test_black_holed_database_opens_the_breaker_and_recovers(blackholed_mysql):
         timings.append(time.monotonic() - started)
         assert_problem(response, 503)
         assert int(response.headers["Retry-After"]) >= 1
-    # The first requests wait out the pre-ping and connect timeouts; then the breaker answers.
-    assert max(timings[2:]) < 0.2, timings
+    # The first read waits out its read timeout (DB_FAIL_FAST, not DB_READ_TIMEOUT) and its
+    # retry's handshake: two failures, the breaker opens, and answers every request after it.
+    assert timings[0] < app.config["DB_READ_TIMEOUT"], timings
+    assert max(timings[1:]) < 0.2, timings
     ready = client.get("/readyz")
     assert ready.status_code == 503 and ready.get_json()["database_circuit"] == "open"
     proxy.mode = FORWARD
     # After DB_BREAKER_RESET one request probes, succeeds and closes the breaker.
     assert wait_for(lambda: client.get(f"{URL}/nothing").status_code == 404, 10)
     assert client.get("/readyz").get_json()["database_circuit"] == "closed"
+
+
+def test_a_new_connection_to_a_black_holed_server_fails_fast(blackholed_mysql):
+    app, proxy = blackholed_mysql
+    with app.app_context():
+        with db.engine.connect() as conn:  # a statement keeps the longer read timeout
+            assert conn.execute(text("SELECT SLEEP(:s)"), {"s": app.config["DB_FAIL_FAST"] * 2}).scalar() == 0
+        db.engine.dispose()  # what a write's retry meets after a lost connection: a new one
+        proxy.mode = BLACKHOLE
+        started = time.monotonic()
+        with pytest.raises(OperationalError):
+            db.engine.connect()
+        # The server's greeting is awaited DB_FAIL_FAST, not DB_READ_TIMEOUT.
+        assert time.monotonic() - started < app.config["DB_READ_TIMEOUT"]

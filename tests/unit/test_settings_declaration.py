@@ -8,7 +8,7 @@ import pytest
 
 from settings import CONFIGS, ConfigError, TestingConfig, defaults, load, reference
 from settings.declaration import BY_KEY
-from settings.derived import DERIVED
+from settings.derived import DERIVED, read_engine_options
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST = {"ENV_NAME": "test"}
@@ -135,6 +135,29 @@ def test_explicit_engine_options_are_applied_last():
     assert (
         "pool_size" not in load({**TEST, "SQLALCHEMY_DATABASE_URI": "sqlite://"})["SQLALCHEMY_ENGINE_OPTIONS"]
     )
+
+
+def test_the_read_engine_autocommits_without_ping_or_reset_and_fails_fast():
+    url = "mysql+pymysql://u@db:3306/x?charset=utf8mb4"
+    config = load({**TEST, "SQLALCHEMY_DATABASE_URI": url, "DB_FAIL_FAST": 0.4})
+    options = read_engine_options(config)
+    assert options is not None
+    assert options["isolation_level"] == "AUTOCOMMIT" and options["skip_autocommit_rollback"]
+    assert options["pool_reset_on_return"] is None and options["pool_pre_ping"] is False
+    assert options["connect_args"] == {
+        "connect_timeout": config["DB_CONNECT_TIMEOUT"],
+        "read_timeout": 0.4,  # with no ping, the read's own timeout detects a dead server
+        "write_timeout": 0.4,
+    }
+    assert options["pool_size"] == config["DB_POOL_SIZE"]
+    # The session's engine keeps its transactions, ping and read timeout.
+    assert config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is True
+    assert config["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"]["read_timeout"] == config["DB_READ_TIMEOUT"]
+    # A read that waits for the cluster (DB_SYNC_WAIT) may wait out a view change: seconds.
+    synced = read_engine_options({**config, "DB_SYNC_WAIT": 1})
+    assert synced is not None and synced["connect_args"]["read_timeout"] == config["DB_READ_TIMEOUT"]
+    # SQLite in memory: a second engine would open another, empty database.
+    assert read_engine_options(load({**TEST, "SQLALCHEMY_DATABASE_URI": "sqlite://"})) is None
 
 
 def test_no_removed_setting_is_declared():

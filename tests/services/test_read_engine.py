@@ -1,0 +1,82 @@
+"""The read engine (extensions.database.read): autocommit connections without ping or reset,
+so a read is one round trip; a dead pooled connection costs one retry, not an error; one slot
+budget for both engines."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from core.errors import NotFound
+from extensions import database, db
+from services import wdtests
+from tests.helpers.round_trips import sent_commands
+
+
+def test_a_read_is_one_round_trip(app_ctx, backend):
+    if backend != "mysql":
+        pytest.skip("counts PyMySQL's commands")
+    wdtests.create(data={"id": "r", "name": "x"})
+    wdtests.get(wdtest_id="r")  # the read pool connects once (its settings: not per read)
+    with sent_commands() as sent:
+        wdtests.get(wdtest_id="r")
+        with pytest.raises(NotFound):
+            wdtests.get(wdtest_id="missing")
+        wdtests.get_all(include_total=False)
+    # No PING at checkout, no BEGIN, no ROLLBACK at close or checkin.
+    assert sent == ["SELECT"] * 3
+
+
+def test_the_session_engine_keeps_its_transactions(app_ctx, backend):
+    if backend != "mysql":
+        pytest.skip("counts PyMySQL's commands")
+    wdtests.create(data={"id": "w", "name": "x"})
+    with sent_commands() as sent:
+        wdtests.update(wdtest_id="w", changes={"name": "y"})
+    # Pinged at checkout; the compare-and-set UPDATE and the outbox row in one transaction.
+    assert sent[0] == "PING"
+    assert sent.index("UPDATE") < sent.index("INSERT") < sent.index("COMMIT")
+
+
+def test_read_connections_autocommit_and_session_ones_do_not(app_ctx, backend):
+    if backend != "mysql":
+        pytest.skip("the session variable is MySQL's")
+    with db.read_engine.connect() as conn:
+        assert conn.execute(text("SELECT @@autocommit")).scalar_one() == 1
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT @@autocommit")).scalar_one() == 0
+
+
+@pytest.mark.parametrize("app_config", [{"DB_POOL_SIZE": 1, "DB_MAX_OVERFLOW": 0, "DB_CONNECTION_SLOTS": 1}])
+def test_a_killed_read_connection_is_replaced_by_one_retry(app_ctx, backend):
+    if backend != "mysql":
+        pytest.skip("server-side connection kill applies to MySQL/MariaDB")
+    wdtests.create(data={"id": "k", "name": "kept"})
+    pooled = database.read(lambda conn: conn.execute(text("SELECT CONNECTION_ID()")).scalar_one())
+    # What a server restart or wait_timeout does to an idle pooled connection.
+    with db.engine.connect() as other:
+        other.execute(text(f"KILL {pooled}"))
+    with sent_commands() as sent:
+        assert wdtests.get(wdtest_id="k").name == "kept"
+    # The failed statement, the new connection's own settings, the statement again.
+    assert sent[0] == sent[-1] == "SELECT" and sent.count("SELECT") == 2 and "PING" not in sent
+    fresh = database.read(lambda conn: conn.execute(text("SELECT CONNECTION_ID()")).scalar_one())
+    assert fresh != pooled
+    assert db.breaker is not None and db.breaker.failures == 0  # the retry's answer closed the count
+
+
+@pytest.mark.parametrize("app_config", [{"DB_CONNECTION_SLOTS": 1, "DB_POOL_TIMEOUT": 0.2}])
+def test_both_engines_share_the_connection_slots(app_ctx):
+    with db.read_engine.connect():
+        with pytest.raises(database.CircuitOpen, match="saturated"):
+            db.engine.connect()
+    with db.engine.connect():
+        with pytest.raises(database.CircuitOpen, match="saturated"):
+            wdtests.get(wdtest_id="any")
+
+
+def test_disposing_the_session_engine_disposes_the_read_engine(app_ctx):
+    wdtests.get_all()
+    pool = db.read_engine.pool
+    db.engine.dispose()
+    assert db.read_engine.pool is not pool  # a new, empty pool
