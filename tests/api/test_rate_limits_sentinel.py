@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from tests.helpers.cluster.redis_sentinel import MASTER_NAME, SentinelCluster
 from tests.helpers.ratelimits import storage_of, wait_for_syncs
-from tests.helpers.redis_sentinel import MASTER_NAME, SentinelGroup, require_redis_sentinel
 
 LIMIT = 3
 OPERATION = "/api/v1/exceptions/divide?a=6&b=3"  # needs no dependency
@@ -16,9 +16,8 @@ RECOVERY_BOUND = 15.0  # Flask-Limiter probes a dead storage after 1, 2, 4, 8 s
 
 
 @pytest.fixture
-def group():
-    require_redis_sentinel()
-    group = SentinelGroup()
+def group(tmp_path):
+    group = SentinelCluster(tmp_path / "redis", replica_through_proxy=True)
     try:
         yield group.start()
     finally:
@@ -33,7 +32,7 @@ def test_counts_survive_the_failover_and_resume_on_the_new_master(group, make_ap
     prefix = "rl-sentinel:"
     app = make_app(
         REDIS_URL="",
-        REDIS_SENTINELS=group.sentinels,
+        REDIS_SENTINELS=group.addresses,
         REDIS_SENTINEL_MASTER=MASTER_NAME,
         REDIS_KEY_PREFIX=prefix,
         RATELIMIT_ENABLED=True,
@@ -42,7 +41,7 @@ def test_counts_survive_the_failover_and_resume_on_the_new_master(group, make_ap
     http = app.test_client()
     assert [http.get(OPERATION).status_code for _ in range(LIMIT + 1)] == [200] * LIMIT + [429]
     wait_for_syncs(storage_of(app))  # decided in process, counted in Redis in the background
-    master = group.client(group.master_port)
+    master = group.master.client()
     assert list(counters(master, prefix).values()) == [LIMIT + 1]  # counted in Redis, not in memory
     assert master.wait(1, 2000) == 1  # the counter is on the replica too
     master.close()
@@ -50,7 +49,7 @@ def test_counts_survive_the_failover_and_resume_on_the_new_master(group, make_ap
     killed = group.kill_master()
     # Requests all along: the outage sends Flask-Limiter to its in-memory fallback, which
     # probes the storage again after 1, 2, 4... s.
-    new_master = group.client(group.replica_port)
+    new_master = group.replica.client()
     statuses = []
     deadline = time.monotonic() + RECOVERY_BOUND
     while time.monotonic() < deadline:

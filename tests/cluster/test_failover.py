@@ -44,7 +44,7 @@ def app_settings(galera, redis_set, rabbit) -> dict[str, str]:
         "DB_SYNC_WAIT": "1",
         "REDIS_SENTINELS": redis_set.addresses,
         "REDIS_SENTINEL_MASTER": MASTER_NAME,
-        "AMQP_URLS": ",".join(rabbit.urls),
+        "AMQP_URLS": rabbit.amqp_urls,
         "WDTEST_EVENTS_QUEUE": QUEUE,
         "WDTEST_EVENTS_QUEUE_TYPE": "quorum",
         "WDTEST_EVENTS_EXCHANGE": EXCHANGE,

@@ -13,16 +13,15 @@ import pytest
 from core.errors import Unavailable
 from extensions import amqp
 from services import outbox, rabbitmq, wdtests
+from tests.helpers.cluster.rabbitmq import RabbitCluster
 from tests.helpers.rabbit import unique
-from tests.helpers.rabbit_cluster import RabbitCluster, require_rabbitmq_server
 
 RECOVERY_BOUND = 15.0
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    require_rabbitmq_server()
-    cluster = RabbitCluster(3)
+def cluster(tmp_path_factory):
+    cluster = RabbitCluster(tmp_path_factory.mktemp("rabbit"), size=3)
     try:
         yield cluster.start()
     finally:
@@ -58,7 +57,7 @@ def take_all(url: str, queue: str) -> list[dict]:
 def test_killing_the_connected_node_moves_the_relay_and_the_api_to_a_survivor(cluster, make_app, capsys):
     events, api_queue = unique("test.events.q"), unique("test-q")
     app = make_app(
-        AMQP_URLS=cluster.urls,
+        AMQP_URLS=cluster.amqp_urls,
         WDTEST_EVENTS_EXCHANGE=unique("test.events"),
         WDTEST_EVENTS_QUEUE=events,
         WDTEST_EVENTS_QUEUE_TYPE="quorum",
@@ -70,7 +69,7 @@ def test_killing_the_connected_node_moves_the_relay_and_the_api_to_a_survivor(cl
             rabbitmq.create(name=api_queue, queue_type="quorum")
             rabbitmq.publish(name=api_queue, body="before")
 
-            killed = cluster.kill(0)
+            killed = cluster.kill(cluster.nodes[0])
             wdtests.update(wdtest_id="k1", changes={"name": "after"})
             sent, relayed = until(outbox.relay)
             _, published = until(lambda: rabbitmq.publish(name=api_queue, body="after"))
@@ -83,6 +82,6 @@ def test_killing_the_connected_node_moves_the_relay_and_the_api_to_a_survivor(cl
             f" the queue API after {published - killed:.2f} s"
         )
     # Every confirmed message is on the survivors, in order.
-    assert [e["type"] for e in take_all(cluster.url(1), events)] == ["wdtest.created", "wdtest.updated"]
-    assert take_all(cluster.url(2), api_queue) == ["before", "after"]
+    assert [e["type"] for e in take_all(cluster.nodes[1].url, events)] == ["wdtest.created", "wdtest.updated"]
+    assert take_all(cluster.nodes[2].url, api_queue) == ["before", "after"]
     assert relayed - killed < RECOVERY_BOUND

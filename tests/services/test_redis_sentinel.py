@@ -13,8 +13,8 @@ import pytest
 
 from core.errors import Unavailable
 from services import cache, idempotency, keyvalue, wdtests
+from tests.helpers.cluster.redis_sentinel import MASTER_NAME, SentinelCluster
 from tests.helpers.faultproxy import BLACKHOLE
-from tests.helpers.redis_sentinel import MASTER_NAME, SentinelGroup, require_redis_sentinel
 
 FP = idempotency.fingerprint(method="POST", path="/api/v1/wdtests", body=b"{}")
 RECOVERY_BOUND = 10.0  # seconds from the kill: down-after 1 s, election, promotion, retry interval
@@ -55,9 +55,8 @@ def reads_until_hit(wdtest_id: str, timeout: float = RECOVERY_BOUND) -> list[tup
 
 
 @pytest.fixture
-def group():
-    require_redis_sentinel()
-    group = SentinelGroup()
+def group(tmp_path):
+    group = SentinelCluster(tmp_path / "redis", replica_through_proxy=True)
     try:
         yield group.start()
     finally:
@@ -66,7 +65,7 @@ def group():
 
 @pytest.fixture
 def sentinel_app(group, make_app):
-    return make_app(REDIS_URL="", REDIS_SENTINELS=group.sentinels, REDIS_SENTINEL_MASTER=MASTER_NAME)
+    return make_app(REDIS_URL="", REDIS_SENTINELS=group.addresses, REDIS_SENTINEL_MASTER=MASTER_NAME)
 
 
 def test_cache_idempotency_and_keyvalue_work_again_after_the_master_is_killed(group, sentinel_app, capsys):
@@ -75,7 +74,7 @@ def test_cache_idempotency_and_keyvalue_work_again_after_the_master_is_killed(gr
         assert read("f") == ("before", False)
         keyvalue.put(key="k", value="before")
         assert isinstance(idempotency.begin(key="i0", caller="c", fingerprint=FP), idempotency.Claim)
-        old_master = group.master_address()
+        old_master = group.current_master()
 
         killed = group.kill_master()
         _, kv_back = until(lambda: keyvalue.put(key="k", value="after"))
@@ -84,7 +83,7 @@ def test_cache_idempotency_and_keyvalue_work_again_after_the_master_is_killed(gr
         cache_back = time.monotonic()
 
         sentinel_app.extensions["redis"].ping(1.0)  # readiness follows the master too
-        assert group.master_address() != old_master
+        assert group.current_master() != old_master
         assert keyvalue.get(key="k").value == "after"
         assert isinstance(claim, idempotency.Claim)
         assert reads[-1] == ("before", True) and {name for name, _ in reads} == {"before"}
@@ -100,7 +99,7 @@ def test_cache_idempotency_and_keyvalue_work_again_after_the_master_is_killed(gr
 def test_an_invalidation_the_failover_lost_cannot_make_a_read_stale(group, make_app):
     app = make_app(
         REDIS_URL="",
-        REDIS_SENTINELS=group.sentinels,
+        REDIS_SENTINELS=group.addresses,
         REDIS_SENTINEL_MASTER=MASTER_NAME,
         REDIS_WAIT_REPLICAS=1,
     )
@@ -121,7 +120,7 @@ def test_an_invalidation_the_failover_lost_cannot_make_a_read_stale(group, make_
 
         group.kill_master()
         group.wait_for_promotion()
-        replica = group.client(group.replica_port)
+        replica = group.replica.client()
         # The failover lost the invalidation: the old body is still there, under the old epoch.
         assert b"old" in replica.get(entry)
         replica.close()

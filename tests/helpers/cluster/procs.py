@@ -40,7 +40,7 @@ def binary(name: str, *candidates: str) -> str:
     """The path of ``name`` (PATH, then ``candidates``), or skip (fail under REQUIRE_SERVICES=1)."""
     found = shutil.which(name) or next((c for c in candidates if os.access(c, os.X_OK)), None)
     if found is None:
-        need(f"{name} is not installed: the cluster tier starts it from the machine's packages")
+        need(f"{name} is not installed: the cluster fixtures start it from the machine's packages")
     return found
 
 

@@ -1,8 +1,12 @@
 """A 3-node RabbitMQ cluster on loopback, beside the system broker (same epmd, other names).
 
-Nodes start in parallel (each takes 10-20 s on a busy host), then the second and third
-join the first. The scripts under /usr/lib/rabbitmq/bin are used directly: /usr/sbin's
-wrappers switch to the ``rabbitmq`` user and its home, the system node's cookie.
+Used by the cluster tier (tests/cluster, one cluster per session) and by the services tests
+of AMQP failover (one per module). Nodes start in parallel (each takes 10-20 s on a busy
+host); a node is up once its AMQP port accepts connections (no ``rabbitmqctl``, whose
+Erlang VM costs seconds per call); then the second and third join the first. The scripts
+under /usr/lib/rabbitmq/bin are used directly: /usr/sbin's wrappers switch to the
+``rabbitmq`` user and its home, the system node's cookie. Every node is stopped by its
+process group id in ``stop``.
 
 Failure detection: a killed node's TCP links close at once on one host, so peers and
 clients see it go at once; ``net_ticktime`` (10 s here, 60 s by default) bounds the
@@ -22,7 +26,8 @@ from pathlib import Path
 
 import pika
 
-from tests.helpers.cluster.procs import Daemon, Gone, binary, cluster_port, wait_until
+from tests.helpers.cluster.procs import Daemon, Gone, cluster_port, wait_until
+from tests.helpers.ports import reachable
 from tests.helpers.require import need
 
 SBIN = "/usr/lib/rabbitmq/bin"
@@ -92,15 +97,14 @@ class RabbitNode:
 
     def wait_started(self, timeout: float) -> float:
         started = time.monotonic()
-        wait_until(self._booted, timeout, f"{self.nodename} started", interval=1)
+        wait_until(self._listening, timeout, f"{self.nodename} listens", interval=0.2)
         return time.monotonic() - started
 
-    def _booted(self) -> bool:
+    def _listening(self) -> bool:
         if self.daemon is None or not self.daemon.alive():
             raise Gone(f"{self.nodename} exited:\n{self.daemon and self.daemon.tail()}")
-        # Returns once the node has booted; fails (raises) while it is not running yet.
-        self.ctl("await_startup", "--timeout", "30", timeout=60)
-        return True
+        # The AMQP listener opens at the end of the boot.
+        return reachable("127.0.0.1", self.port, timeout=0.2)
 
     def accepts(self) -> bool:
         try:
@@ -112,9 +116,10 @@ class RabbitNode:
 
 class RabbitCluster:
     def __init__(self, base: Path, size: int = 3):
-        binary("rabbitmq-server", f"{SBIN}/rabbitmq-server")
-        if not os.access(f"{SBIN}/rabbitmqctl", os.X_OK):
-            need(f"{SBIN}/rabbitmqctl is missing (Debian package rabbitmq-server)")
+        # Skips (fails under REQUIRE_SERVICES=1) before anything is created.
+        for script in ("rabbitmq-server", "rabbitmqctl"):
+            if not os.access(f"{SBIN}/{script}", os.X_OK):
+                need(f"{SBIN}/{script} is missing (Debian package rabbitmq-server): no RabbitMQ cluster")
         self.base = base
         self.home = base / "home"
         self.home.mkdir(parents=True)
@@ -128,6 +133,11 @@ class RabbitCluster:
     @property
     def urls(self) -> list[str]:
         return [node.url for node in self.nodes]
+
+    @property
+    def amqp_urls(self) -> str:
+        """AMQP_URLS: every node, the first one first."""
+        return ",".join(self.urls)
 
     def start(self, timeout: float = 240) -> RabbitCluster:
         started = time.monotonic()
@@ -147,6 +157,8 @@ class RabbitCluster:
         for node in others:
             join(node)
         wait_until(lambda: self.running_nodes(first) == len(self.nodes), 60, "3 running nodes")
+        for node in self.nodes:  # start_app reopened the joiners' listeners
+            node.wait_started(timeout)
         self.timings["total"] = time.monotonic() - started
         return self
 
@@ -164,6 +176,12 @@ class RabbitCluster:
         params = [pika.URLParameters(url + "?connection_attempts=1&socket_timeout=2") for url in self.urls]
         return pika.BlockingConnection(params)
 
+    def kill(self, node: RabbitNode) -> float:
+        """SIGKILL ``node``; returns the monotonic time of the kill."""
+        assert node.daemon is not None
+        node.daemon.kill()
+        return time.monotonic()
+
     def restart(self, node: RabbitNode, timeout: float = 180) -> float:
         """Start a killed node again; seconds until it has rejoined and accepts clients."""
         started = time.monotonic()
@@ -173,6 +191,8 @@ class RabbitCluster:
         return time.monotonic() - started
 
     def stop(self) -> None:
-        for node in reversed(self.nodes):
-            if node.daemon is not None:
-                node.daemon.stop(30)
+        """Every node at once (SIGTERM, SIGKILL after 30 s): one node's shutdown is seconds."""
+        daemons = [node.daemon for node in self.nodes if node.daemon is not None]
+        if daemons:
+            with concurrent.futures.ThreadPoolExecutor(len(daemons)) as pool:
+                list(pool.map(lambda d: d.stop(30), daemons))

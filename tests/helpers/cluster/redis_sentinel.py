@@ -1,8 +1,16 @@
-"""A Redis master, one replica and three sentinels, each a ``redis-server`` in the temp dir.
+"""A Redis master, one replica and three sentinels, each a ``redis-server`` in a temp dir.
+
+Used by the cluster tier (tests/cluster, one set per session) and by the services and api
+tests of Sentinel failover (one set per test). With ``replica_through_proxy=True`` the
+replica replicates through a ``FaultProxy`` (``link``), so a test can black-hole replication
+and then kill the master: the writes in between are lost, as asynchronous replication loses
+them in a real failover. The replica still announces its own port; only its link goes through
+the proxy.
 
 Failure detection: a sentinel holds the master down after ``down-after-milliseconds``
 (1000 ms); two of three agreeing (quorum 2) elect a leader that promotes the replica.
 ``failover-timeout`` (5000 ms) bounds a stuck failover before another sentinel retries.
+Every process is stopped by its process group id in ``stop``.
 """
 
 from __future__ import annotations
@@ -13,11 +21,13 @@ from pathlib import Path
 import redis
 
 from tests.helpers.cluster.procs import Daemon, Gone, binary, cluster_port, wait_until
+from tests.helpers.faultproxy import FaultProxy
 
 MASTER_NAME = "wdapi"
 DOWN_AFTER_MS = 1000
 FAILOVER_TIMEOUT_MS = 5000
 QUORUM = 2
+POLL = 0.05  # seconds between readiness checks: start-up is in every run of make test
 
 
 class RedisServer:
@@ -32,26 +42,33 @@ class RedisServer:
 
     def start(self, *extra: str) -> None:
         argv = [self.server, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir)]
-        argv += ["--save", "", "--appendonly", "no", "--daemonize", "no", *extra]
-        self.daemon = Daemon(self.name, argv, self.dir / "redis.log").start()
-        wait_until(self._answers, 30, f"redis {self.name} answers PING")
+        # No 5 s wait before a full sync: a replica is online as soon as it connects.
+        argv += ["--save", "", "--appendonly", "no", "--daemonize", "no", "--repl-diskless-sync-delay", "0"]
+        self.daemon = Daemon(self.name, [*argv, *extra], self.dir / "redis.log").start()
+        wait_until(self._answers, 30, f"redis {self.name} answers PING", interval=POLL)
 
     def _answers(self) -> bool:
         if self.daemon is None or not self.daemon.alive():
             raise Gone(f"redis {self.name} exited:\n{self.daemon and self.daemon.tail()}")
-        return bool(self.client().ping())
+        client = self.client()
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
 
     def role(self) -> str:
         return self.client().role()[0].decode()
 
 
 class SentinelCluster:
-    def __init__(self, base: Path):
-        self.server = binary("redis-server")
+    def __init__(self, base: Path, *, replica_through_proxy: bool = False):
+        self.server = binary("redis-server")  # skips (fails under REQUIRE_SERVICES=1) first
         self.base = base
         self.master = RedisServer("master", base, self.server)
         self.replica = RedisServer("replica", base, self.server)
         self.sentinels = [RedisServer(f"sentinel{i}", base, self.server) for i in range(1, 4)]
+        self.replica_through_proxy = replica_through_proxy
+        self.link: FaultProxy | None = None  # replica -> master replication, when proxied
         self.timings: dict[str, float] = {}
 
     @property
@@ -62,11 +79,16 @@ class SentinelCluster:
     def start(self) -> SentinelCluster:
         started = time.monotonic()
         self.master.start()
-        self.replica.start("--replicaof", "127.0.0.1", str(self.master.port))
+        upstream = self.master.port
+        if self.replica_through_proxy:
+            self.link = FaultProxy("127.0.0.1", self.master.port).start()
+            upstream = self.link.port
+        self.replica.start("--replicaof", "127.0.0.1", str(upstream))
         wait_until(
             lambda: self.replica.client().info("replication")["master_link_status"] == "up",
             30,
             "replica linked to the master",
+            interval=POLL,
         )
         for sentinel in self.sentinels:
             config = sentinel.dir / "sentinel.conf"  # sentinel rewrites it: one file each
@@ -87,9 +109,9 @@ class SentinelCluster:
             sentinel.daemon = Daemon(
                 sentinel.name, [self.server, str(config), "--sentinel"], sentinel.dir / "redis.log"
             ).start()
-        # Ready when every sentinel knows the replica and the other two sentinels.
+        # Ready when every sentinel knows the replica and the other two sentinels: failover possible.
         for sentinel in self.sentinels:
-            wait_until(lambda s=sentinel: self._sees_all(s), 60, f"{sentinel.name} sees the set")
+            wait_until(lambda s=sentinel: self._sees_all(s), 60, f"{sentinel.name} sees the set", POLL)
         self.timings["total"] = time.monotonic() - started
         return self
 
@@ -122,11 +144,28 @@ class SentinelCluster:
     def server_on(self, port: int) -> RedisServer:
         return next(s for s in (self.master, self.replica) if s.port == port)
 
+    def kill_master(self) -> float:
+        """SIGKILL the server the sentinels name master; returns the monotonic time of the kill."""
+        server = self.server_on(self.current_master()[1])
+        assert server.daemon is not None
+        server.daemon.kill()
+        return time.monotonic()
+
+    def wait_for_promotion(self, timeout: float = 30) -> float:
+        """Wait until the sentinels name the replica and it answers as master; returns the time."""
+        wait_until(lambda: self.current_master()[1] == self.replica.port, timeout, "the promotion", POLL)
+        wait_until(lambda: self.replica.role() == "master", timeout, "the new master", POLL)
+        return time.monotonic()
+
     def restart_as_replica(self, server: RedisServer, master_port: int) -> None:
         """Start a killed server again; sentinel would turn it into a replica anyway."""
         server.start("--replicaof", "127.0.0.1", str(master_port))
 
     def stop(self) -> None:
-        for server in (*self.sentinels, self.replica, self.master):
-            if server.daemon is not None:
-                server.daemon.stop(10)
+        try:
+            for server in (*self.sentinels, self.replica, self.master):
+                if server.daemon is not None:
+                    server.daemon.stop(10)
+        finally:
+            if self.link is not None:
+                self.link.stop()
