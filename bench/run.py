@@ -42,10 +42,18 @@ CASES = [
     Case("id32", "`GET /wdtests/<id>`, c=32", "id", 32),
     Case("id1", "`GET /wdtests/<id>`, c=1", "id", 1),
     Case("list32", "20-row page + total, c=32", "list", 32),
+    Case("list1", "20-row page + total, c=1", "list", 1, "uncached"),
     Case("post32", "`POST /wdtests` (project: + outbox row), c=32", "post", 32, "uncached"),
+    Case("post1", "`POST /wdtests`, c=1", "post", 1, "uncached"),
     Case("health1", "`/healthz`, c=1", "/healthz", 1, "uncached"),
 ]
-QUICK_SKIP = {"health1"}
+QUICK_SKIP = {"health1", "list1", "post1"}
+
+
+def selected(cases: list[Case]) -> list[Case]:
+    """``BENCH_CASES`` (keys, e.g. ``list32 post1``) narrows the cases, quick runs included."""
+    wanted = os.environ.get("BENCH_CASES", "").replace(",", " ").split()
+    return [case for case in cases if not wanted or case.key in wanted]
 
 
 @dataclass
@@ -209,8 +217,8 @@ def run_cases(settings: Settings, servers: list[Server], queries: dict, warmed: 
     pages = max(settings.rows // PER_PAGE, 1)
     results: dict[tuple[str, str], list[dict]] = {}
     warmed_up: set[str] = set()  # quick runs warm each server up once, before its first case
-    for case in CASES:
-        if settings.quick and case.key in QUICK_SKIP:
+    for case in selected(CASES):
+        if settings.quick and case.key in QUICK_SKIP and not os.environ.get("BENCH_CASES"):
             continue
         targets = servers_for(case, servers)
 

@@ -4,7 +4,7 @@
 import argparse
 import sys
 
-from api.contract.openapi import OPENAPI_3, SWAGGER_2
+from core.paths import OPENAPI_3, SWAGGER_2
 from factory import create_app
 from swagger_export import build_spec, dumps, write_spec
 
