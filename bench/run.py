@@ -130,6 +130,18 @@ def build_servers(settings: Settings, database: Database, redis_prefix: str) -> 
         )
     # The read cache on, with the first worker class (the one the targets name).
     worker_class = settings.worker_classes[0]
+    before = os.environ.get("BENCH_BEFORE", "").strip()
+    if before:  # the same server from another revision, measured in the same rounds
+        env = harness.project_env(database, worker_class=worker_class, cache=False, redis_prefix=redis_prefix)
+        servers.append(
+            Server(
+                f"wdapi-{worker_class}-before",
+                f"wdapi {worker_class} at {before}",
+                harness.gunicorn(app, "-c", "gunicorn.conf.py"),
+                env,
+                cwd=harness.checkout(before),
+            )
+        )
     env = harness.project_env(database, worker_class=worker_class, cache=True, redis_prefix=redis_prefix)
     servers.append(
         Server(
