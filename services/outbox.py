@@ -33,6 +33,7 @@ from models.types import jsonable, utcnow
 from services.rabbitmq import queue_arguments
 
 SOURCE = "wdapi"
+INSERT = insert(cast(Table, OutboxEvent.__table__))  # built once: the values are parameters
 
 
 def _snapshot(record) -> dict:
@@ -78,7 +79,7 @@ def add(*, event_type: str, record, version: int | None = None) -> None:
         "payload": json.dumps(event, ensure_ascii=False, separators=(",", ":")),
         "attempts": 0,
     }
-    db.session.execute(insert(cast(Table, OutboxEvent.__table__)), row)
+    db.session.execute(INSERT, row)
 
 
 def get_pending_summary() -> tuple[int, datetime | None]:

@@ -29,6 +29,11 @@ def test_create_taken_id_raises_conflict_and_session_stays_usable(app_ctx):
     wdtests.create(data={"id": "2", "name": "c"})
 
 
+def test_create_refuses_a_field_without_a_writable_column(app_ctx):
+    with pytest.raises(TypeError, match="version"):
+        wdtests.create(data={"name": "a", "version": 7})
+
+
 def test_get_missing_raises_not_found(app_ctx):
     with pytest.raises(NotFound):
         wdtests.get(wdtest_id="none")
