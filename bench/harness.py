@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -271,9 +272,9 @@ def request(port: int, method: str, path: str, body=None, timeout: float = 10) -
 
 
 def checkout(revision: str) -> Path:
-    """The project at ``revision`` (``git archive``), under bench/results: a before/after
-    comparison runs both side by side, in the same rounds."""
-    target = RESULTS / f"before-{revision.replace('/', '-')}"
+    """The project at ``revision`` (``git archive``), in the temporary directory (not in the
+    tree, which tests scan): a before/after comparison runs both side by side, in the same rounds."""
+    target = Path(tempfile.gettempdir()) / f"wdapi-bench-before-{revision.replace('/', '-')}"
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
