@@ -4,12 +4,11 @@ from flask import Flask, current_app
 from flask_restx import Api
 
 from api.contract.docs import bp as docs_bp
-from api.contract.openapi import OPENAPI_3, SWAGGER_2, build
 from api.resources.demo import demo_ns, exceptions_ns
 from api.resources.keyvalue import ns as keyvalue_ns
 from api.resources.rabbitmq import ns as rabbitmq_ns
 from api.resources.wdtests import ns as wdtests_ns
-from core.paths import API_PREFIX, OPENAPI_PATH
+from core.paths import API_PREFIX, OPENAPI_3, OPENAPI_PATH, SWAGGER_2
 
 NAMESPACES = (wdtests_ns, keyvalue_ns, rabbitmq_ns)
 DEMO_NAMESPACES = (exceptions_ns, demo_ns)  # mounted with DEMOS_ENABLED (off in production)
@@ -25,6 +24,9 @@ class ProblemApi(Api):
         """The Swagger 2.0 or OpenAPI 3.1 document, built once per app from its settings."""
         cache = self.__dict__.setdefault("_documents", {})
         if version not in cache:
+            # Imported on the first request for a document: apispec is no worker's baggage.
+            from api.contract.openapi import build
+
             cache[version] = build(current_app, self, version)
         return cache[version]
 

@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -161,6 +162,7 @@ class Server:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
     log_path: Path | None = None
+    cwd: Path = ROOT  # another checkout of the project (``before``) runs from its own
 
     @property
     def is_project(self) -> bool:
@@ -173,7 +175,7 @@ class Server:
         env = {k: v.replace("{port}", str(self.port)) for k, v in self.env.items()}
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                argv, cwd=self.cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
 
     def wait_ready(self, timeout: float = 60) -> None:
@@ -267,6 +269,18 @@ def request(port: int, method: str, path: str, body=None, timeout: float = 10) -
         return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
     finally:
         conn.close()
+
+
+def checkout(revision: str) -> Path:
+    """The project at ``revision`` (``git archive``), in the temporary directory (not in the
+    tree, which tests scan): a before/after comparison runs both side by side, in the same rounds."""
+    target = Path(tempfile.gettempdir()) / f"wdapi-bench-before-{revision.replace('/', '-')}"
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", revision], cwd=ROOT, capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    return target
 
 
 def gunicorn(app: str, *options: str) -> list[str]:

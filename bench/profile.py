@@ -47,6 +47,12 @@ COMPONENTS = [
 ]
 
 
+def selected(cases: list) -> list:
+    """``BENCH_PROFILE_CASES`` (comma list of wrk modes, e.g. ``list,post``) narrows the cases."""
+    wanted = os.environ.get("BENCH_PROFILE_CASES", "").replace(",", " ").split()
+    return [case for case in cases if not wanted or case[2] in wanted]
+
+
 def component(frame: str) -> str:
     for name, needle in COMPONENTS:
         if needle in frame:
@@ -201,7 +207,7 @@ def main() -> int:
             server.wait_ready()
         query = {name: smoke(server, settings.rows) for name, server in servers.items()}
         warm_cache(servers["cache"], warmed, max(settings.rows // PER_PAGE, 1), query["cache"])
-        for title, which, mode, connections in CASES:
+        for title, which, mode, connections in selected(CASES):
             count = max(settings.rows // PER_PAGE, 1) if mode == "list" else warmed
             out = RESULTS / f"profile-{title.split(',')[0].replace(' ', '-').replace('/', '')}-{which}.txt"
             print(f"profiling {title} -> {out.name}", flush=True)

@@ -42,10 +42,18 @@ CASES = [
     Case("id32", "`GET /wdtests/<id>`, c=32", "id", 32),
     Case("id1", "`GET /wdtests/<id>`, c=1", "id", 1),
     Case("list32", "20-row page + total, c=32", "list", 32),
+    Case("list1", "20-row page + total, c=1", "list", 1, "uncached"),
     Case("post32", "`POST /wdtests` (project: + outbox row), c=32", "post", 32, "uncached"),
+    Case("post1", "`POST /wdtests`, c=1", "post", 1, "uncached"),
     Case("health1", "`/healthz`, c=1", "/healthz", 1, "uncached"),
 ]
-QUICK_SKIP = {"health1"}
+QUICK_SKIP = {"health1", "list1", "post1"}
+
+
+def selected(cases: list[Case]) -> list[Case]:
+    """``BENCH_CASES`` (keys, e.g. ``list32 post1``) narrows the cases, quick runs included."""
+    wanted = os.environ.get("BENCH_CASES", "").replace(",", " ").split()
+    return [case for case in cases if not wanted or case.key in wanted]
 
 
 @dataclass
@@ -122,6 +130,18 @@ def build_servers(settings: Settings, database: Database, redis_prefix: str) -> 
         )
     # The read cache on, with the first worker class (the one the issue's targets name).
     worker_class = settings.worker_classes[0]
+    before = os.environ.get("BENCH_BEFORE", "").strip()
+    if before:  # the same server from another revision, measured in the same rounds
+        env = harness.project_env(database, worker_class=worker_class, cache=False, redis_prefix=redis_prefix)
+        servers.append(
+            Server(
+                f"wdapi-{worker_class}-before",
+                f"wdapi {worker_class} at {before}",
+                harness.gunicorn(app, "-c", "gunicorn.conf.py"),
+                env,
+                cwd=harness.checkout(before),
+            )
+        )
     env = harness.project_env(database, worker_class=worker_class, cache=True, redis_prefix=redis_prefix)
     servers.append(
         Server(
@@ -209,8 +229,8 @@ def run_cases(settings: Settings, servers: list[Server], queries: dict, warmed: 
     pages = max(settings.rows // PER_PAGE, 1)
     results: dict[tuple[str, str], list[dict]] = {}
     warmed_up: set[str] = set()  # quick runs warm each server up once, before its first case
-    for case in CASES:
-        if settings.quick and case.key in QUICK_SKIP:
+    for case in selected(CASES):
+        if settings.quick and case.key in QUICK_SKIP and not os.environ.get("BENCH_CASES"):
             continue
         targets = servers_for(case, servers)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import sys
 
-from concurrent_log_handler import ConcurrentRotatingFileHandler
 from flask import g, has_request_context
 from pythonjsonlogger.json import JsonFormatter
 
@@ -73,6 +72,9 @@ def make_handler(
     Also the ``()`` factory of gunicorn's ``logconfig_dict``."""
     handler: logging.Handler
     if filename:
+        # Imported here: only a LOG_FILE needs it (portalocker with it, 1 MiB per worker).
+        from concurrent_log_handler import ConcurrentRotatingFileHandler
+
         handler = ConcurrentRotatingFileHandler(
             filename, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
         )

@@ -7,7 +7,7 @@ import json
 
 from flask import Flask
 
-from api.contract.openapi import OPENAPI_3, SWAGGER_2
+from core.paths import OPENAPI_3, SWAGGER_2
 from factory import create_app
 
 VERSIONS = {"2": SWAGGER_2, "3": OPENAPI_3}

@@ -4,7 +4,7 @@ documents an environment serves (production's by default; ``-`` for stdout)."""
 import argparse
 import sys
 
-from api.contract.openapi import OPENAPI_3, SWAGGER_2
+from core.paths import OPENAPI_3, SWAGGER_2
 from settings import CONFIGS
 from swagger_export import build_spec, dumps, export_app, write_spec
 

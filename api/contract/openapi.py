@@ -30,8 +30,6 @@ from api.pipeline.access import API_KEY_HEADER, auth_applies, rate_limit_applies
 from api.schemas.fields import DelimitedList, Upload
 from api.schemas.problem import Problem
 
-SWAGGER_2 = "2.0"
-OPENAPI_3 = "3.1.0"
 JSON = "application/json"
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 

@@ -32,6 +32,7 @@ from typing import Any
 from flask import Response, current_app
 from marshmallow import Schema
 
+from api.contract.dumping import Dump, dumper
 from api.contract.parsing import check_header, check_path, load_body, load_optional_body, load_query
 
 OPERATION_ATTR = "__operation__"
@@ -75,6 +76,7 @@ class Success:
     schema: Schema | None
     description: str
     headers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    dump: Dump | None = None  # ``schema.dump``, compiled (api.contract.dumping)
 
 
 @dataclass
@@ -125,7 +127,7 @@ class Operation:
         success = self.responses[code]
         if success.schema is None:
             return "", code, headers
-        data = obj.data if isinstance(obj, Dumped) else success.schema.dump(obj)
+        data = obj.data if isinstance(obj, Dumped) else (success.dump or success.schema.dump)(obj)
         return data, code, headers
 
 
@@ -227,7 +229,8 @@ def returns(code: int, schema: SchemaLike | None = None, description: str = "", 
     def decorate(view):
         wrapper, op = _operation(view)
         instance = schema_instance(schema) if schema is not None else None
-        op.responses[code] = Success(code, instance, description, dict(headers or {}))
+        dump = dumper(instance) if instance is not None else None
+        op.responses[code] = Success(code, instance, description, dict(headers or {}), dump)
         return wrapper
 
     return decorate

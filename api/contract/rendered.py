@@ -9,6 +9,7 @@ from typing import Any
 from flask import Response, current_app
 from marshmallow import Schema, fields
 
+from api.contract.dumping import dumper
 from api.contract.responses import RESTX_JSON
 
 
@@ -48,10 +49,11 @@ class JSONRenderer:
 
     def __init__(self, schema: Schema):
         self.schema = schema
+        self.dump = dumper(schema)
         self.version = schema_version(schema)
 
     def __call__(self, obj: Any) -> bytes:
-        return render_json(self.schema.dump(obj))
+        return render_json(self.dump(obj))
 
 
 def json_response(body: bytes, headers: dict[str, str] | None = None) -> Response:

@@ -68,7 +68,7 @@ class WdtestList(Resource):
             after=query.pop("after", None),
             filters=query,
         )
-        links = pagination_headers(wdtest_page.dump(rendered.page))
+        links = pagination_headers(render_page.dump(rendered.page))
         headers = {**links, "X-Cache": "HIT" if rendered.hit else "MISS"}
         return conditional(json_response(rendered.body, headers), page_etag(rendered.body), weak=True)
 

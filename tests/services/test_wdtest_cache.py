@@ -221,3 +221,22 @@ def test_a_hit_carries_the_revision_and_the_page_its_numbers(ctx):
         page = rendered.page
         assert (page.page, page.per_page, page.total, page.pages) == (1, 1, 2, 2)
         assert page.next_after == [[], ["e"]]
+
+
+def test_a_create_makes_the_list_stale_in_one_round_trip_and_keys_nothing_of_its_id(ctx, monkeypatch):
+    wdtests.create(data={"id": "first", "name": "x"})  # loads the script: later calls are one EVALSHA
+    list_generation = cache._keys(wdtests.LIST_CACHE_KIND, None)[1]
+    before = int(redis_store.client.get(list_generation))
+    sent = []
+    execute = type(redis_store.client).execute_command
+
+    def recorded(self, *args, **kwargs):
+        sent.append(args[0])
+        return execute(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(redis_store.client), "execute_command", recorded)
+    wdtests.create(data={"id": "new", "name": "x"})
+    assert sent == ["EVALSHA"]
+    assert int(redis_store.client.get(list_generation)) == before + 1
+    # A new id had no entry to drop and no reader to fence off: no generation of its own.
+    assert redis_store.client.exists(*cache._keys(wdtests.CACHE_KIND, "new")) == 0

@@ -1,6 +1,7 @@
 """services.wdtests against a real database, without HTTP."""
 
 import pytest
+from sqlalchemy import event
 
 from core.errors import Conflict, InvalidInput, NotFound
 from services import wdtests
@@ -26,6 +27,11 @@ def test_create_taken_id_raises_conflict_and_session_stays_usable(app_ctx):
         wdtests.create(data={"id": "1", "name": "b"})
     assert wdtests.get(wdtest_id="1").name == "a"
     wdtests.create(data={"id": "2", "name": "c"})
+
+
+def test_create_refuses_a_field_without_a_writable_column(app_ctx):
+    with pytest.raises(TypeError, match="version"):
+        wdtests.create(data={"name": "a", "version": 7})
 
 
 def test_get_missing_raises_not_found(app_ctx):
@@ -126,3 +132,26 @@ def test_get_all_filter_rules(people, filters, expected):
 )
 def test_get_all_sort_rules(people, sort, expected):
     assert ids(wdtests.get_all(sort=sort)) == expected
+
+
+@pytest.mark.parametrize(
+    ("filters", "page", "after", "expected_total", "statements"),
+    [
+        ({}, 1, None, 4, 1),  # the count rides on the page's rows
+        ({"age__gte": 2}, 1, None, 2, 1),  # filtered as the page is
+        ({}, 3, None, 4, 2),  # past the end: no row carries it, so a second query
+        ({"name": "none"}, 1, None, 0, 2),
+        ({}, 1, [[], ["b"]], 4, 1),  # a cursor page counts every match, not those after it
+    ],
+)
+def test_get_all_counts_in_the_pages_statement(rows, filters, page, after, expected_total, statements):
+    sent = []
+    engine = wdtests.db.read_engine  # reads run there (extensions.database)
+    record = lambda conn, cursor, statement, *args: sent.append(statement)  # noqa: E731
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        result = wdtests.get_all(filters=filters, page=page, per_page=2, after=after)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert result.total == expected_total
+    assert len([s for s in sent if s.lstrip().upper().startswith("SELECT")]) == statements
