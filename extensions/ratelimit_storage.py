@@ -224,12 +224,12 @@ class SyncedRedisStorage(Storage):
 
     def _unreachable(self, exc: Exception) -> None:
         if not self.down:
-            self.down = True
             self._warn(
                 "Rate limit storage unreachable (%s: %s): each process counts alone until Redis answers",
                 type(exc).__name__,
                 exc,
             )
+            self.down = True  # after the warning: whoever sees it down finds the warning logged
 
     def _reachable(self) -> None:
         now = time.monotonic()

@@ -97,19 +97,21 @@ def test_openapi_fetch_client_drives_every_namespace(npm_packages, open_server, 
         pytest.skip("openapi-typescript 7 reads OpenAPI 3.x only")
     spec = served_spec(keyed_server, kind)
 
+    # A field with a default is optional to send (QueueDeclare.type): by default openapi-typescript
+    # 7 makes it required in request bodies too.
+    options = ("--default-non-nullable=false",)
+
     def generate(spec_file, out):
         run(
             [
                 str(NODE_MODULES / ".bin" / "openapi-typescript"),
                 str(spec_file),
-                # A field with a default is optional to send (QueueDeclare.type): by default
-                # openapi-typescript 7 makes it required in request bodies too.
-                "--default-non-nullable=false",
+                *options,
                 "-o",
                 str(out / "schema.d.ts"),
             ]
         )
 
-    project = generated(kind, spec, "openapi-fetch", generate, TS / ".cache")
+    project = generated(kind, spec, "openapi-fetch", generate, TS / ".cache", options=options)
     out = compile_and_run(project, "openapi-fetch", "driver.ts", open_server.api, keyed_server.api, API_KEY)
     assert "every step passed" in out
