@@ -5,14 +5,13 @@ what they report as confirmed is on the quorum queues (a majority survived)."""
 from __future__ import annotations
 
 import json
-import time
 
 import pika
 import pytest
 
-from core.errors import Unavailable
 from extensions import amqp
 from services import outbox, rabbitmq, wdtests
+from tests.helpers.cluster.procs import until_available
 from tests.helpers.cluster.rabbitmq import RabbitCluster
 from tests.helpers.rabbit import unique
 
@@ -28,16 +27,8 @@ def cluster(tmp_path_factory):
         cluster.stop()
 
 
-def until(action, timeout: float = RECOVERY_BOUND):
-    """Call ``action`` until it returns without Unavailable; (its result, the monotonic time)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return action(), time.monotonic()
-        except Unavailable:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+def until(action):
+    return until_available(action, RECOVERY_BOUND, interval=0.05)
 
 
 def take_all(url: str, queue: str) -> list[dict]:

@@ -13,6 +13,7 @@ import pytest
 
 from core.errors import Unavailable
 from services import cache, idempotency, keyvalue, wdtests
+from tests.helpers.cluster.procs import until_available
 from tests.helpers.cluster.redis_sentinel import MASTER_NAME, SentinelCluster
 from tests.helpers.faultproxy import BLACKHOLE
 
@@ -32,16 +33,8 @@ def read(wdtest_id: str) -> tuple[str, bool]:
     return json.loads(rendered.body)["name"], rendered.hit
 
 
-def until(action, timeout: float = RECOVERY_BOUND):
-    """Call ``action`` until it returns without Unavailable; (its result, the monotonic time)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return action(), time.monotonic()
-        except Unavailable:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.02)
+def until(action):
+    return until_available(action, RECOVERY_BOUND, interval=0.02)
 
 
 def reads_until_hit(wdtest_id: str, timeout: float = RECOVERY_BOUND) -> list[tuple[str, bool]]:

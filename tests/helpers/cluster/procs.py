@@ -11,8 +11,12 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
+from core.errors import Unavailable
 from tests.helpers.require import need
+
+T = TypeVar("T")
 
 # Below Linux's ephemeral range (32768-60999): a port handed out here stays free until its server
 # binds it, even seconds later, because no outgoing connection (Galera's own, the app's, another
@@ -127,3 +131,16 @@ class Daemon:
 
     def tail(self, chars: int = 3000) -> str:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
+
+
+def until_available(action: Callable[[], T], timeout: float, interval: float = 0.05) -> tuple[T, float]:
+    """Call ``action`` until it returns without Unavailable: its result and the monotonic time
+    it succeeded (a failover's recovery, seen from the app's services)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return action(), time.monotonic()
+        except Unavailable:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(interval)
