@@ -30,6 +30,7 @@ from limits.strategies import FixedWindowRateLimiter
 from extensions import db
 from factory import create_app
 from models import Wdtest
+from tests.helpers.ratelimits import most_within  # the tests measure the same bound
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 API_KEY = "bench-ratelimit-key-0123456789"
@@ -81,16 +82,6 @@ def measure_storage(uri: str, prefix: str, count: int) -> tuple[float, float]:
     result = (time.process_time() - cpu) / count, (time.perf_counter() - wall) / count
     getattr(limiter.storage, "close", lambda: None)()
     return result
-
-
-def most_within(times: list[float], period: float) -> int:
-    """The most of ``times`` (sorted) within any ``period`` seconds (tests/helpers/ratelimits.py)."""
-    most, start = 0, 0
-    for end, t in enumerate(times):
-        while t - times[start] > period:
-            start += 1
-        most = max(most, end - start + 1)
-    return most
 
 
 def tolerance(database: str, prefix: str, processes: int, limit: int) -> dict:

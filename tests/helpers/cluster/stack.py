@@ -7,26 +7,13 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-
-from tests.helpers.apps import migrate
+from tests.helpers.apps import migrate, recreate_mysql
 from tests.helpers.gunicorn import Instance, production_env, start_relay, stop_process
 
 
 def create_database(url: str) -> None:
     """An empty database at ``url`` (through HAProxy: created on every node by Galera), migrated."""
-    parsed = make_url(url)
-    server = create_engine(parsed.set(database=""), isolation_level="AUTOCOMMIT")
-    try:
-        with server.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS `{parsed.database}`"))
-            conn.execute(
-                text(f"CREATE DATABASE `{parsed.database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-            )
-    finally:
-        server.dispose()
-    migrate(url)
+    migrate(recreate_mysql(url))
 
 
 @contextlib.contextmanager
