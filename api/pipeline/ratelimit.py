@@ -1,36 +1,53 @@
-"""Rate limits (Flask-Limiter on the shared Redis): one budget per caller across /api/v1.
+"""Rate limits: one budget per caller across /api/v1, counted by `limits` on the shared Redis.
 
 The caller is its API key when it sends a valid one, else its address (``request.remote_addr``,
 already corrected by ProxyFix for ``TRUSTED_PROXIES``). Health, docs, both documents and
-/metrics are outside the limits. A breach is a 429 problem+json (``api.contract.errors``) with
-``Retry-After`` and ``RateLimit-Limit``/``-Remaining``/``-Reset``.
+/metrics are outside the limits. A breach is a 429 problem+json with ``Retry-After`` and
+``RateLimit-Limit``/``-Remaining``/``-Reset``.
 No request waits on Redis: each process decides from its own counters and syncs them with
 Redis every ``RATELIMIT_SYNC_INTERVAL`` (``extensions.ratelimit_storage``, which states the
 tolerance). When Redis fails, each process counts on its own (one warning per outage) until a
 sync succeeds again: requests keep passing.
+
+The policy is one application-wide budget, so the hook is one `limits` strategy call per
+limit. Flask-Limiter (which runs on the same `limits` strategies and storages) resolved
+per-view, blueprint, meta and exemption limits on every request: 10 % of a read by id's CPU
+(bench/README.md "Rate limits in one call").
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
+import threading
 import time
-from collections.abc import Callable
-from functools import partial
+from functools import lru_cache
 from typing import Any
 
-from flask import Flask, current_app, request
-from flask_limiter import Limiter
+from flask import Flask, request
+from limits import RateLimitItem, parse_many
+from limits.storage import MemoryStorage, Storage, storage_from_string
+from limits.strategies import FixedWindowRateLimiter
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from api.contract.errors import problem
 from api.pipeline.access import rate_limit_applies
 from api.pipeline.auth import request_api_key
 from core.paths import is_api_operation
 from extensions.ratelimit_storage import SCHEME
 
+log = logging.getLogger(__name__)
+
 EXTENSION = "wdapi.limiter"
 LIMIT_HEADERS = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")
+# After the storage raised (only a per-request Redis storage does), requests count in process
+# this long before it is asked again: a hung Redis costs one request its socket timeout.
+STORAGE_RETRY_AFTER = 1.0
+# The counters' names are Flask-Limiter's for an application limit (``LIMITER/<caller>/global/
+# <amount>/<multiples>/<granularity>``): a rolling upgrade from it keeps every caller's count.
+SCOPE = "global"
 
 
 def init_rate_limits(app: Flask) -> None:
@@ -38,27 +55,79 @@ def init_rate_limits(app: Flask) -> None:
     config = app.config
     if not rate_limit_applies(config):
         return
-    # Registered before the limiter's own hooks, so it runs after them (Flask runs them reversed).
-    app.after_request(add_rate_limit_headers)
-    limiter = Limiter(
-        caller,
-        application_limits=[config["RATELIMIT_APPLICATION"]],  # shared by all operations
-        # Flask-Limiter's headers put Retry-After on every response (and stretch a 503's
-        # Retry-After to the window) and an epoch in Reset: ours follow the IETF draft.
-        headers_enabled=False,
-        strategy="fixed-window",  # one counter per caller and window
-        **_storage(config),
-        swallow_errors=True,
-        in_memory_fallback_enabled=True,
-    )
-    limiter.init_app(app)
-    _only_where_limited(app, limiter)
+    uri, options = _storage(config)
+    options.update(config.get("RATELIMIT_STORAGE_OPTIONS", {}))  # tests swap the client
+    limiter = Limiter(parse_many(config["RATELIMIT_APPLICATION"]), storage_from_string(uri, **options))
+    app.before_request(limiter.check)
     app.extensions[EXTENSION] = limiter
 
 
-def _storage(config) -> dict[str, Any]:
+class Limiter:
+    """Fixed windows, one counter per caller and limit; the storage decides in process
+    (synced) or asks Redis. A storage error counts in this process instead, warned once."""
+
+    def __init__(self, limits: list[RateLimitItem], storage: Storage):
+        self.limits = limits
+        self.storage = storage
+        self.strategy = FixedWindowRateLimiter(storage)
+        self.fallback = FixedWindowRateLimiter(MemoryStorage())
+        self._retry_at = 0.0  # while in the future, the storage failed: count in process
+        self._lock = threading.Lock()
+
+    def check(self):
+        """before_request: None, or the 429 of the first limit this request breaches."""
+        if not is_api_operation(request.path):
+            return None
+        key = caller()
+        for item in self.limits:
+            strategy = self._hit(item, key)
+            if strategy is not None:
+                return self._breached(strategy, item, key)
+        return None
+
+    def _hit(self, item: RateLimitItem, key: str) -> FixedWindowRateLimiter | None:
+        """Count one hit; the strategy that refused it, or None when it passes."""
+        if self._retry_at and time.monotonic() < self._retry_at:
+            return None if self.fallback.hit(item, key, SCOPE) else self.fallback
+        try:
+            passed = self.strategy.hit(item, key, SCOPE)
+        except Exception as err:  # a per-request storage's Redis failed: never the request
+            self._failed(err)
+            return None if self.fallback.hit(item, key, SCOPE) else self.fallback
+        if self._retry_at:
+            with self._lock:
+                if self._retry_at:
+                    self._retry_at = 0.0
+                    log.info("rate-limit storage answers again: limits are shared again")
+        return None if passed else self.strategy
+
+    def _failed(self, err: Exception) -> None:
+        with self._lock:
+            first = not self._retry_at
+            self._retry_at = time.monotonic() + STORAGE_RETRY_AFTER
+        if first:
+            log.warning("rate-limit storage unreachable, counting in this process: %r", err)
+
+    def _breached(self, strategy: FixedWindowRateLimiter, item: RateLimitItem, key: str):
+        headers = {}
+        try:
+            window_end, remaining = strategy.get_window_stats(item, key, SCOPE)
+        except Exception:  # the storage failed after counting: the 429 goes without them
+            pass
+        else:
+            reset = max(0, math.ceil(window_end - time.time()))
+            values = (item.amount, remaining, reset)
+            headers = {
+                **dict(zip(LIMIT_HEADERS, map(str, values), strict=True)),
+                "Retry-After": str(max(1, reset)),
+            }
+        return problem(429, str(item), headers=headers)
+
+
+def _storage(config) -> tuple[str, dict[str, Any]]:
+    """The storage's `limits` URI and options."""
     if not config["REDIS_URL"] and not config["REDIS_SENTINELS"]:
-        return {"storage_uri": "memory://"}  # no Redis: per process
+        return "memory://", {}  # no Redis: per process
     options: dict[str, Any] = {
         # Under the app's prefix (tests stay isolated); short timeouts: an outage costs little.
         "key_prefix": config["REDIS_KEY_PREFIX"] + "ratelimit",
@@ -77,68 +146,27 @@ def _storage(config) -> dict[str, Any]:
     return _synced(config, config["REDIS_URL"], options)
 
 
-def _synced(config, uri: str, options: dict[str, Any]) -> dict[str, Any]:
+def _synced(config, uri: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """Any `limits` Redis URI (redis://, rediss://, redis+sentinel://h:p,h:p/name) decided in
     process and synced in the background; 0 s: `limits`' own storage, a round trip a hit."""
     if not config["RATELIMIT_SYNC_INTERVAL"]:
-        return {"storage_uri": uri, "storage_options": options}
+        return uri, options
     options = {
         **options,
         "sync_interval": config["RATELIMIT_SYNC_INTERVAL"],
         "warn_interval": config["REDIS_WARN_INTERVAL"],
     }
-    return {"storage_uri": SCHEME + uri, "storage_options": options}
+    return SCHEME + uri, options
 
 
 def caller() -> str:
     """The rate-limit key: a digest of a valid API key (never the key itself), else the address."""
     key = request_api_key()
     if key is not None:
-        return "key:" + hashlib.sha256(key.encode()).hexdigest()[:32]
+        return _key_digest(key)
     return f"addr:{request.remote_addr or ''}"
 
 
-def _only_where_limited(app: Flask, limiter: Limiter) -> None:
-    """Flask-Limiter's three hooks (check, headers, context release) run on every request
-    and ask its filters only inside; where no limit applies (health, docs, /metrics) they
-    are skipped outright: they were 15 % of a /healthz."""
-    wrapped = 0
-    for hooks in (
-        app.before_request_funcs[None],
-        app.after_request_funcs[None],
-        app.teardown_request_funcs[None],
-    ):
-        for i, hook in enumerate(hooks):
-            bound = hook.args[:1] if isinstance(hook, partial) else (getattr(hook, "__self__", None),)
-            if bound == (limiter,):
-                hooks[i] = _when_limited(hook)
-                wrapped += 1
-    if wrapped != 3:  # a Flask-Limiter upgrade changed its hooks: look again, do not guess
-        raise RuntimeError(f"expected Flask-Limiter's 3 request hooks, found {wrapped}")
-
-
-def _when_limited(hook: Callable) -> Callable:
-    def hook_where_limited(*args):
-        if not is_api_operation(request.path):
-            return args[0] if args else None  # after_request: the response, unchanged
-        return hook(*args)
-
-    return hook_where_limited
-
-
-def add_rate_limit_headers(response):
-    # Only a 429 says where the caller stands (the window is read from this process's
-    # counters; with RATELIMIT_SYNC_INTERVAL=0 it costs two Redis round trips).
-    if response.status_code != 429:
-        return response
-    limit = current_app.extensions[EXTENSION].current_limit
-    if limit is None:
-        return response  # exempt, or the storage failed before counting
-    try:
-        reset = max(0, math.ceil(limit.window[0] - time.time()))
-        values = (limit.limit.amount, limit.remaining, reset)
-    except Exception:  # the storage failed after counting: the request passes without headers
-        return response
-    response.headers.update(zip(LIMIT_HEADERS, map(str, values), strict=True))
-    response.headers["Retry-After"] = str(max(1, reset))
-    return response
+@lru_cache(maxsize=64)  # valid keys only: the configured few
+def _key_digest(key: str) -> str:
+    return "key:" + hashlib.sha256(key.encode()).hexdigest()[:32]

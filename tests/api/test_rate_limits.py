@@ -98,3 +98,15 @@ def test_requests_pass_promptly_with_one_warning_when_redis_is_down(limited, cap
     assert time.monotonic() - started < 10  # generous: refused connections fail in milliseconds
     warnings = [r for r in caplog.records if r.name == STORAGE_LOGGER and r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "unreachable" in warnings[0].getMessage()
+
+
+def test_a_per_request_storage_that_fails_counts_in_process_with_one_warning(limited, caplog):
+    """RATELIMIT_SYNC_INTERVAL=0 asks Redis on every request: refused, each process counts
+    its own hits (the budget still holds there) and asks Redis again a second later."""
+    http = limited(REDIS_URL=f"redis://127.0.0.1:{dead_port()}/0", RATELIMIT_SYNC_INTERVAL=0)
+    with caplog.at_level(logging.WARNING, logger="api.pipeline.ratelimit"):
+        statuses = [http.get(OPERATION).status_code for _ in range(LIMIT + 2)]
+    assert statuses == [200] * LIMIT + [429, 429]
+    assert int(http.get(OPERATION).headers["Retry-After"]) >= 1
+    warnings = [r for r in caplog.records if r.name == "api.pipeline.ratelimit"]
+    assert len(warnings) == 1 and "unreachable" in warnings[0].getMessage()
