@@ -32,7 +32,10 @@ def page_etag(body: bytes) -> str:
 def conditional(response: Response, etag: str, *, weak: bool = False) -> Response:
     """``response`` with its ETag; 304 without a body when If-None-Match matches it."""
     response.set_etag(etag, weak=weak)
-    response.make_conditional(request)  # in place: 304 and no body when it matches
+    if "HTTP_IF_NONE_MATCH" in request.environ:  # nothing else changes a GET's answer here
+        response.make_conditional(request)  # in place: 304 and no body when it matches
+        # werkzeug adds a Date; the server (gunicorn, werkzeug's) sends its own: one only.
+        response.headers.remove("Date")
     return response
 
 

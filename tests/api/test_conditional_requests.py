@@ -52,6 +52,8 @@ def test_if_none_match_gives_304_without_a_body(client, created, warm):
     assert response.status_code == 304 and response.data == b""
     assert response.headers["ETag"] == created.headers["ETag"]
     assert client.get(f"{URL}/e", headers={"If-None-Match": '"other"'}).status_code == 200
+    # The server (gunicorn) sends the one Date header: the app adds none, conditional or not.
+    assert "Date" not in response.headers and "Date" not in client.get(f"{URL}/e").headers
 
 
 def test_if_match_guards_put_patch_delete(client, created):
