@@ -78,7 +78,7 @@ COLUMNS = {"id": TABLE.c.id, "name": TABLE.c.name, "age": TABLE.c.age}
 # Sort keys a cursor can continue from: never NULL, so "after this row" is a plain comparison.
 CURSOR_SORTABLE = frozenset({"id", "name"})
 # Built once: SQLAlchemy caches its compiled form; only the bound id changes.
-BY_ID = select(*TABLE.c).where(TABLE.c.id == bindparam("wdtest_id"))
+BY_ID = database.Query(select(*TABLE.c).where(TABLE.c.id == bindparam("wdtest_id")))
 # What a client may change: every column the database or the mapper does not manage
 # (the key, generated timestamps, the version), so a new column is writable at once.
 WRITABLE = tuple(
@@ -153,7 +153,7 @@ class Page:
 def get(*, wdtest_id: str) -> Row:
     """Return one committed record (its column values). Raises NotFound."""
     # One statement on the read engine: no ORM session, no transaction, one round trip.
-    record = database.read(lambda conn: conn.execute(BY_ID, {"wdtest_id": wdtest_id}).one_or_none())
+    record = database.fetch_one(BY_ID, {"wdtest_id": wdtest_id})
     if record is None:
         raise NotFound(f"No wdtest with id {wdtest_id!r}.")
     return record
