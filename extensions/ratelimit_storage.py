@@ -2,8 +2,8 @@
 
 Scheme ``synced+<redis uri>`` (``synced+redis://``, ``synced+rediss://``,
 ``synced+redis+sentinel://host:port,host:port/name``): the part after ``synced+`` builds
-`limits`' own Redis storage, whose client this one borrows, so Sentinel works as it does for
-Flask-Limiter. A ``client_factory`` option (a callable returning a redis-py client, called once per
+`limits`' own Redis storage, whose client this one borrows, so Sentinel works as it does
+there. A ``client_factory`` option (a callable returning a redis-py client, called once per
 process) replaces the URI's client, e.g. ``lambda: Sentinel(...).master_for(name)``.
 
 The model is Kong's ``sync_rate`` and Envoy's local token bucket: ``incr`` adds to a counter
@@ -134,10 +134,10 @@ class SyncedRedisStorage(Storage):
         return time.time() + max(0.0, left)
 
     def check(self) -> bool:
-        """Whether the last sync reached Redis (Flask-Limiter asks; no I/O here)."""
+        """Whether the last sync reached Redis (`limits`' storage interface; no I/O here)."""
         return not self.down
 
-    # -- administration (Flask-Limiter's reset and clear; never per request) -------------
+    # -- administration (`limits`' reset and clear; never per request) -------------------
 
     def reset(self) -> int | None:
         with self._lock:
