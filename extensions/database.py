@@ -518,10 +518,25 @@ def fetch_one(query: Query, params: Mapping[str, Any]) -> Any | None:
     """``query``'s first row (attribute access by column key, as a Row), or None, as ``read``
     runs it, retry included, on the DB-API cursor of a pooled connection. Raises
     CONNECTION_ERRORS."""
+    rows = _fetch(query, params, one=True)
+    return rows[0] if rows else None
+
+
+def fetch_all(query: Query, params: Mapping[str, Any]) -> list[Any]:
+    """``query``'s rows, as ``fetch_one``."""
+    return _fetch(query, params, one=False)
+
+
+def _fetch(query: Query, params: Mapping[str, Any], *, one: bool) -> list[Any]:
     engine: Engine = current_app.extensions[READ_ENGINE]
     if engine.echo:  # SQLALCHEMY_ECHO logs what SQLAlchemy executes: let it
-        return read(lambda conn: conn.execute(query.statement, params).one_or_none())
-    return _read_once_more_if_lost(lambda engine: query.fetch_one(engine, params))
+
+        def logged(conn: Connection) -> list[Any]:
+            result = conn.execute(query.statement, params)
+            return list(result.fetchmany(1) if one else result.all())
+
+        return read(logged)
+    return _read_once_more_if_lost(lambda engine: query.fetch(engine, params, one=one))
 
 
 def _read_once_more_if_lost(attempt: Callable[[Engine], T]) -> T:
@@ -550,10 +565,12 @@ class Query:
 
     def __init__(self, statement: Select):
         self.statement = statement
-        self.row = namedtuple("Row", [column.key for column in statement.selected_columns])  # type: ignore[misc]
+        # An unnamed column (count(*)) gets a positional name (_0): read it by index.
+        keys = [str(column.key) for column in statement.selected_columns]
+        self.row = namedtuple("Row", keys, rename=True)  # type: ignore[misc]
         self._compiled: weakref.WeakKeyDictionary[Dialect, _Compiled] = weakref.WeakKeyDictionary()
 
-    def fetch_one(self, engine: Engine, params: Mapping[str, Any]) -> Any | None:
+    def fetch(self, engine: Engine, params: Mapping[str, Any], *, one: bool) -> list[Any]:
         compiled = self._compiled.get(engine.dialect)
         if compiled is None:
             compiled = self._compiled[engine.dialect] = _Compiled(self.statement, engine.dialect)
@@ -567,13 +584,14 @@ class Query:
             cursor = fairy.cursor()
             try:
                 cursor.execute(compiled.sql, args)
-                row = cursor.fetchone()
+                rows = cursor.fetchmany(1) if one else cursor.fetchall()
             except dbapi_error as err:
                 raise _driver_error(engine, fairy, cursor, err, compiled.sql, args) from err
             cursor.close()
         finally:
             fairy.close()
-        return None if row is None else self.row(*compiled.values(row))
+        row, values = self.row, compiled.values
+        return [row(*values(each)) for each in rows]
 
 
 class _Compiled:

@@ -204,11 +204,12 @@ def _page_statements(matching: list, order: Sequence[str], include_total: bool) 
 
 
 @functools.lru_cache(maxsize=128)
-def _unfiltered(order: tuple[str, ...], include_total: bool) -> tuple[Select, Select]:
-    """``_page_statements`` without filters, built once per order: a new statement costs its
-    construction and SQLAlchemy's cache key on every request (8 % of a page's CPU)."""
+def _unfiltered(order: tuple[str, ...], include_total: bool) -> tuple[database.Query, database.Query]:
+    """``_page_statements`` without filters, built and compiled once per order, run on the
+    cursor (``database.fetch_all``): a new statement costs its construction and SQLAlchemy's
+    cache key on every request (8 % of a page's CPU), its execution machinery 6 % more."""
     count, query = _page_statements([], order, include_total)
-    return count, query.offset(OFFSET)
+    return database.Query(count), database.Query(query.offset(OFFSET))
 
 
 def get_all(
@@ -233,8 +234,12 @@ def get_all(
     params = {LIMIT.key: per_page + 1}
     if after is None:
         params[OFFSET.key] = (page - 1) * per_page
+    # As get(): the read engine. One statement gives the page and the count the same snapshot;
+    # one more row than the page tells whether a next page exists.
     if not matching and after is None:
-        count, query = _unfiltered(tuple(order), include_total)
+        unfiltered_count, unfiltered = _unfiltered(tuple(order), include_total)
+        rows: Sequence[Any] = database.fetch_all(unfiltered, params)
+        counted = lambda: database.fetch_all(unfiltered_count, {})[0][0]  # noqa: E731
     else:
         count, query = _page_statements(matching, order, include_total)
         if after is None:
@@ -248,17 +253,11 @@ def get_all(
                 detail = "The cursor belongs to another sort order."
                 raise InvalidInput(detail, {"after": [detail]})
             query = query.where(_after(order, key))
-
-    # As get(): the read engine. One statement gives the page and the count the same snapshot;
-    # one more row than the page tells whether a next page exists.
-    def page_and_total(conn) -> tuple[Sequence[Row], int | None]:
-        rows = conn.execute(query, params).all()
-        if not include_total:
-            return rows, None
-        # No row carries it past the last page: only then a second query.
-        return rows, getattr(rows[0], TOTAL_LABEL) if rows else conn.execute(count).scalar_one()
-
-    rows, total = database.read(page_and_total)
+        rows = database.read(lambda conn: conn.execute(query, params).all())
+        counted = lambda: database.read(lambda conn: conn.execute(count).scalar_one())  # noqa: E731
+    total = None
+    if include_total:  # no row carries it past the last page: only then a second query
+        total = getattr(rows[0], TOTAL_LABEL) if rows else counted()
     items = rows[:per_page]
     next_after = None
     if len(rows) > per_page:

@@ -57,7 +57,9 @@ def init_rate_limits(app: Flask) -> None:
         return
     uri, options = _storage(config)
     options.update(config.get("RATELIMIT_STORAGE_OPTIONS", {}))  # tests swap the client
-    limiter = Limiter(parse_many(config["RATELIMIT_APPLICATION"]), storage_from_string(uri, **options))
+    storage = storage_from_string(uri, **options)
+    assert isinstance(storage, Storage)  # a synchronous scheme: the URI is built above
+    limiter = Limiter(parse_many(config["RATELIMIT_APPLICATION"]), storage)
     app.before_request(limiter.check)
     app.extensions[EXTENSION] = limiter
 

@@ -8,6 +8,8 @@ from contextlib import contextmanager
 import pytest
 from pymysql.connections import Connection
 from pymysql.constants import COMMAND
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 
 @contextmanager
@@ -28,3 +30,30 @@ def sent_commands() -> Iterator[list[str]]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Connection, "_execute_command", execute_command)
         yield sent
+
+
+@contextmanager
+def statements_sent(engine: Engine) -> Iterator[list[str]]:
+    """The first word of every statement ``engine``'s connections send meanwhile, counted at
+    the driver, so the reads on the DB-API cursor (``extensions.database.fetch_all``) count
+    too: PyMySQL's commands on MySQL, sqlite3's trace callback on SQLite."""
+    if engine.dialect.name == "mysql":
+        with sent_commands() as sent:
+            yield sent
+        return
+    sent = []
+    tracing = True
+
+    def trace(statement: str) -> None:
+        if tracing:
+            sent.append(statement.split(None, 1)[0].upper())
+
+    def on_checkout(dbapi_connection, _record, _proxy) -> None:
+        dbapi_connection.set_trace_callback(trace)
+
+    event.listen(engine.pool, "checkout", on_checkout)
+    try:
+        yield sent
+    finally:
+        tracing = False
+        event.remove(engine.pool, "checkout", on_checkout)

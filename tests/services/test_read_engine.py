@@ -5,7 +5,7 @@ budget for both engines."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from core.errors import NotFound
 from extensions import database, db
@@ -80,3 +80,27 @@ def test_disposing_the_session_engine_disposes_the_read_engine(app_ctx):
     pool = db.read_engine.pool
     db.engine.dispose()
     assert db.read_engine.pool is not pool  # a new, empty pool
+
+
+PAGE = wdtests.TABLE.select().add_columns(
+    select(func.count()).select_from(wdtests.TABLE).scalar_subquery().label("total")
+)
+
+
+@pytest.mark.parametrize("echo", [False, True], ids=["cursor", "echoed"])
+def test_cursor_reads_give_sqlalchemys_rows(app_ctx, echo):
+    """fetch_one/fetch_all (the DB-API cursor, or SQLAlchemy itself under SQLALCHEMY_ECHO):
+    the same values, types included (aware datetimes), with attribute access by key."""
+    app_ctx.extensions[database.READ_ENGINE].echo = echo
+    wdtests.create(data={"id": "c1", "name": "one", "age": 1})
+    wdtests.create(data={"id": "c2", "name": "two"})
+    page = PAGE.order_by(wdtests.TABLE.c.id)
+    expected = database.read(lambda conn: conn.execute(page).all())
+    rows = database.fetch_all(database.Query(page), {})
+    assert [tuple(row) for row in rows] == [tuple(row) for row in expected] and len(rows) == 2
+    assert rows[0].created_at.tzinfo is not None and rows[1].age is None and rows[0].total == 2
+    one = database.fetch_one(wdtests.BY_ID, {"wdtest_id": "c2"})
+    assert one is not None and one.name == "two" and tuple(one) == tuple(expected[1])[:-1]
+    assert database.fetch_one(wdtests.BY_ID, {"wdtest_id": "none"}) is None
+    count = database.fetch_all(database.Query(select(func.count()).select_from(wdtests.TABLE)), {})
+    assert count[0][0] == 2

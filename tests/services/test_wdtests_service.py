@@ -1,11 +1,11 @@
 """services.wdtests against a real database, without HTTP."""
 
 import pytest
-from sqlalchemy import event
 
 from core.errors import Conflict, InvalidInput, NotFound
 from services import wdtests
 from tests.helpers.builders import PEOPLE, add_wdtests
+from tests.helpers.round_trips import statements_sent
 
 
 @pytest.fixture
@@ -145,13 +145,8 @@ def test_get_all_sort_rules(people, sort, expected):
     ],
 )
 def test_get_all_counts_in_the_pages_statement(rows, filters, page, after, expected_total, statements):
-    sent = []
-    engine = wdtests.db.read_engine  # reads run there (extensions.database)
-    record = lambda conn, cursor, statement, *args: sent.append(statement)  # noqa: E731
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    wdtests.get_all(per_page=1)  # the read pool connects (its own statements: not per read)
+    with statements_sent(wdtests.db.read_engine) as sent:  # reads run there (extensions.database)
         result = wdtests.get_all(filters=filters, page=page, per_page=2, after=after)
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     assert result.total == expected_total
-    assert len([s for s in sent if s.lstrip().upper().startswith("SELECT")]) == statements
+    assert sent.count("SELECT") == statements
