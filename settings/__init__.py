@@ -10,7 +10,6 @@ are computed last, here, so no extension rewrites one and nothing writes one to 
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -23,7 +22,7 @@ from gunicorn.util import parse_address
 from redis.connection import parse_url
 
 from settings.declaration import CUSTOM_PARSERS, DEFAULT_SECRET_KEY, EMPTY_MEANS_DEFAULT, SETTINGS
-from settings.derived import amqp_url, derive
+from settings.derived import amqp_url, derive, is_loopback
 
 __all__ = [
     "DEFAULT_SECRET_KEY",
@@ -231,18 +230,6 @@ def check_production(config: Mapping) -> None:
     check_broker_credentials(config)
     check_redis_password(config)
     check_proxy_bind(config)
-
-
-def is_loopback(host: str | None) -> bool:
-    """Whether ``host`` names this machine over loopback: 127.0.0.0/8, ::1 or localhost."""
-    if not host:
-        return False  # "" binds every interface
-    if host.lower().rstrip(".") == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False  # a name: it may resolve anywhere
 
 
 def check_broker_credentials(config: Mapping) -> None:
