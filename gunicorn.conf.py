@@ -5,7 +5,7 @@ server hooks (``serving.hooks``; the reasons are in the ``serving`` modules they
 maps every setting to the tutorial's list of gunicorn options.
 """
 
-import multiprocessing
+import os
 
 from gunicorn.config import ControlSocket
 
@@ -21,7 +21,8 @@ bind = list(_settings["BIND"])
 backlog = _settings["GUNICORN_BACKLOG"]
 # One gthread worker per core, 4 threads each: measured best on 2 cores (bench/README.md,
 # "Which worker class and counts"); gunicorn's 2 * cores + 1 only adds memory and an uneven split.
-workers = _settings["WEB_CONCURRENCY"] or multiprocessing.cpu_count()
+# os's count, not multiprocessing's: that package would sit in every worker (0.2 MiB).
+workers = _settings["WEB_CONCURRENCY"] or os.cpu_count() or 1
 # gthread, with /healthz on a thread of its own (serving/workers.py).
 _gthread = _settings["GUNICORN_WORKER_CLASS"] == "gthread"
 worker_class = "serving.workers.ThreadWorker" if _gthread else _settings["GUNICORN_WORKER_CLASS"]

@@ -16,11 +16,9 @@ import time
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
-import pika
 from flask import current_app
-from pika.adapters.blocking_connection import BlockingChannel
 from sqlalchemy import CursorResult, Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
@@ -31,6 +29,9 @@ from models.base import column_values
 from models.outbox import LAST_ERROR_MAX_LENGTH
 from models.types import jsonable, utcnow
 from services.rabbitmq import queue_arguments
+
+if TYPE_CHECKING:
+    from pika.adapters.blocking_connection import BlockingChannel
 
 SOURCE = "wdapi"
 INSERT = insert(cast(Table, OutboxEvent.__table__))  # built once: the values are parameters
@@ -137,6 +138,8 @@ def _publisher(exchange: str, rows: list[OutboxEvent], sent: set[int]):
     queue, arguments = config["WDTEST_EVENTS_QUEUE"], queue_arguments(config["WDTEST_EVENTS_QUEUE_TYPE"])
 
     def publish(channel: BlockingChannel) -> None:
+        import pika  # loaded by amqp.run already: pika stays out of the workers (extensions.amqp)
+
         channel.exchange_declare(exchange, exchange_type="topic", durable=True)
         if queue:
             # Declared before the publish: no event is confirmed while nothing would keep it.

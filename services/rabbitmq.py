@@ -13,14 +13,15 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import pika
-from pika.adapters.blocking_connection import BlockingChannel
+from typing import TYPE_CHECKING, Any
 
 from core.errors import InvalidInput, NotFound
 from extensions import amqp
 from settings.declaration import QUEUE_TYPES
+
+if TYPE_CHECKING:
+    import pika
+    from pika.adapters.blocking_connection import BlockingChannel
 
 QUEUE_NAME_MAX_LENGTH = 200
 RESERVED_PREFIX = "amq."
@@ -107,6 +108,8 @@ def delete(*, name: str) -> None:
 def publish(*, name: str, body: Any, headers: Mapping[str, str] | None = None) -> str:
     """Publish ``body`` as persistent JSON to queue ``name``; return once the broker confirmed
     it, with the message id. Raises InvalidInput, NotFound (no such queue), Unavailable."""
+    import pika  # as amqp.run would: with the first AMQP call (extensions.amqp)
+
     check_name(name)
     message_id = str(uuid.uuid4())
     properties = pika.BasicProperties(

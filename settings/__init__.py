@@ -10,20 +10,19 @@ are computed last, here, so no extension rewrites one and nothing writes one to 
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
 
 import flask
-import pika
 from environs import Env, EnvValidationError
 from gunicorn.util import parse_address
 from redis.connection import parse_url
 
 from settings.declaration import CUSTOM_PARSERS, DEFAULT_SECRET_KEY, EMPTY_MEANS_DEFAULT, SETTINGS
-from settings.derived import amqp_url, derive
+from settings.derived import amqp_url, derive, is_loopback
 
 __all__ = [
     "DEFAULT_SECRET_KEY",
@@ -33,6 +32,7 @@ __all__ = [
     "load",
     "load_config",
     "defaults",
+    "broker_login",
     "is_loopback",
     "or_refuse",
 ]
@@ -233,18 +233,6 @@ def check_production(config: Mapping) -> None:
     check_proxy_bind(config)
 
 
-def is_loopback(host: str | None) -> bool:
-    """Whether ``host`` names this machine over loopback: 127.0.0.0/8, ::1 or localhost."""
-    if not host:
-        return False  # "" binds every interface
-    if host.lower().rstrip(".") == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False  # a name: it may resolve anywhere
-
-
 def check_broker_credentials(config: Mapping) -> None:
     """RabbitMQ's ``guest`` account is refused for a broker on another host: it is the
     account every installation has (and RabbitMQ lets it in over loopback only)."""
@@ -257,16 +245,37 @@ def check_broker_credentials(config: Mapping) -> None:
         urls = [url] if url else []
     for url in urls:
         try:
-            params = pika.URLParameters(url)
+            user, host = broker_login(url)
         except ValueError as err:
             raise ConfigError(f"{variable}: not an AMQP URL: {err}") from None
-        user = getattr(params.credentials, "username", None)
-        if user == "guest" and not is_loopback(params.host):
+        if user == "guest" and not is_loopback(host):
             raise ConfigError(
-                f"{variable} logs in to RabbitMQ at {params.host!r} as guest in production"
+                f"{variable} logs in to RabbitMQ at {host!r} as guest in production"
                 " (APP_ENV=prod): give the app a user of its own (RABBIT_USER and RABBIT_PASSWORD,"
                 " or AMQP_URL / AMQP_URLS)"
             )
+
+
+def broker_login(url: str) -> tuple[str, str]:
+    """The user and host pika logs in with at ``url``; ValueError for a URL pika refuses.
+    urllib reads them as pika's ``URLParameters`` does (tests/unit/test_production_refusals.py
+    holds the two equal): pika is 2 MiB a worker loads on its first AMQP call, not at start,
+    so only a URL with options, which only pika knows, has pika check it here."""
+    if urlsplit(url).query:
+        import pika
+
+        params = pika.URLParameters(url)
+        return params.credentials.username, params.host
+    # pika's own reading: amqp(s) as http(s), its defaults guest and localhost.
+    parts = urlsplit("http" + url[4:] if url[:4].lower() == "amqp" else url)
+    if parts.scheme not in ("http", "https", ""):
+        raise ValueError(f"unexpected URL scheme {parts.scheme!r}; supported scheme values: amqp, amqps")
+    _ = parts.port  # a port that is not a number or out of range: ValueError, as in pika
+    if parts.username is None:
+        return "guest", parts.hostname or "localhost"
+    if parts.password is None:
+        raise ValueError("a user without a password")  # pika fails on it with a TypeError
+    return unquote(parts.username), parts.hostname or "localhost"
 
 
 def check_redis_password(config: Mapping) -> None:

@@ -6,6 +6,7 @@ resolved value; nothing rewrites a setting later or writes one to the environmen
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -62,6 +63,12 @@ def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
             "read_timeout": config["DB_READ_TIMEOUT"],
             "write_timeout": config["DB_READ_TIMEOUT"],
         }
+        # PyMySQL 1.2 tries TLS on every connection unless told otherwise, building an SSL
+        # context each time (the system CA store: 0.8-2.4 MiB and ~20 ms per connection) to
+        # talk to a server it does not verify. Over loopback that protects nothing; a URL
+        # with ssl_* options keeps them.
+        if is_loopback(url.host or "localhost") and not any(key.startswith("ssl") for key in url.query):
+            options["connect_args"]["ssl_disabled"] = True
     options.update(config["SQLALCHEMY_ENGINE_OPTIONS"] or {})
     return options
 
@@ -83,6 +90,18 @@ def read_engine_options(config: Mapping[str, Any]) -> dict[str, Any] | None:
         # Connection.close() would still send ROLLBACK on an autocommit connection.
         options["skip_autocommit_rollback"] = True
     return options
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether ``host`` names this machine over loopback: 127.0.0.0/8, ::1 or localhost."""
+    if not host:
+        return False  # "" binds every interface
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve anywhere
 
 
 def amqp_url(config: Mapping[str, Any]) -> str:

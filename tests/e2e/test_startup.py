@@ -65,6 +65,23 @@ def test_a_served_app_loads_no_migration_tooling_but_the_flask_command_does():
     assert "(head)" in commands.stdout  # needs the extension: app.extensions["migrate"]
 
 
+def test_a_production_worker_loads_pika_with_its_first_amqp_call_only():
+    # pika is 2 MiB per worker (bench/README.md, "Memory"); the queue endpoints and the
+    # outbox relay load it on their first call (tests/api, tests/services cover those).
+    check = "import sys; print(sorted(m for m in ('pika', 'extensions.amqp_pika') if m in sys.modules))"
+    served = subprocess.run(
+        [sys.executable, "-c", f"import run; {check}"],
+        cwd=ROOT,
+        # Every feature on: rate limits, metrics, Redis, RabbitMQ, production's checks.
+        env=production_env(SECRET_KEY="s3cret-for-the-test", API_KEYS="k" * 20, RATELIMIT_ENABLED="true"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert served.returncode == 0, served.stderr
+    assert served.stdout.strip() == "[]"
+
+
 def run_refused(command: list[str], env: dict[str, str], timeout: float = 30) -> tuple[int, str, float]:
     """Run ``command`` in a process group of its own; (exit status, stderr, seconds taken).
     Fails, killing the group, when it is still running after ``timeout``."""

@@ -3,7 +3,7 @@
 import pytest
 
 from core.errors import InvalidInput
-from extensions.amqp import connection_parameters
+from extensions.amqp_pika import connection_parameters
 from services.rabbitmq import check_name
 from settings import defaults, load
 

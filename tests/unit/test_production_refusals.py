@@ -1,9 +1,10 @@
 """Production's refusals: each a one-line ConfigError naming the variable to change; loopback
 and the explicit opt-outs start."""
 
+import pika
 import pytest
 
-from settings import ConfigError, ProductionConfig, config_class, is_loopback, load
+from settings import ConfigError, ProductionConfig, broker_login, config_class, is_loopback, load
 
 PROD = {"ENV_NAME": "prod", "SECRET_KEY": "a-real-secret-for-tests", "API_KEYS": "k" * 20}
 
@@ -51,6 +52,31 @@ def test_guest_on_a_remote_broker_is_refused(settings, variable):
 )
 def test_local_guest_or_an_own_user_starts(settings):
     assert load({**PROD, **settings})["ENV_NAME"] == "prod"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "amqp://guest:guest@rabbit.internal:5672/%2F",
+        "AMQPS://Rabbit.Internal/%2F",
+        "amqp://w%40d:p%2Fw@[::1]:5673/vh",
+        "amqp:///",
+        "//rabbit.internal/",
+        "amqp://u:p@rabbit.internal/%2F?heartbeat=5",
+    ],
+)
+def test_the_broker_login_is_pikas_without_pika(url):
+    params = pika.URLParameters(url)
+    assert broker_login(url) == (params.credentials.username, params.host)
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://rabbit.internal/", "amqp://h:99999/", "amqp://h/?no_such_option=1", "amqp://wdapi@h/"]
+)
+def test_a_url_pika_refuses_is_refused_by_name(url):
+    with pytest.raises((ValueError, TypeError)):
+        pika.URLParameters(url)
+    assert refusal(AMQP_URL=url).startswith("AMQP_URL: not an AMQP URL")
 
 
 @pytest.mark.parametrize(

@@ -160,6 +160,24 @@ def test_the_read_engine_autocommits_without_ping_or_reset_and_fails_fast():
     assert read_engine_options(load({**TEST, "SQLALCHEMY_DATABASE_URI": "sqlite://"})) is None
 
 
+@pytest.mark.parametrize(
+    ("url", "disabled"),
+    [
+        ("mysql+pymysql://u@127.0.0.1:3306/x", True),
+        ("mysql+pymysql://u@localhost/x?unix_socket=/run/mysqld/mysqld.sock", True),
+        ("mysql+pymysql://u@db:3306/x", False),
+        ("mysql+pymysql://u@127.0.0.1:3306/x?ssl_ca=/etc/ca.pem", False),
+    ],
+)
+def test_pymysql_tries_no_tls_over_loopback(url, disabled):
+    # Each attempt builds an SSL context with the system CA store (bench/README.md, memory).
+    config = load({**TEST, "SQLALCHEMY_DATABASE_URI": url})
+    reads = read_engine_options(config)
+    assert reads is not None
+    for options in (config["SQLALCHEMY_ENGINE_OPTIONS"], reads):
+        assert options["connect_args"].get("ssl_disabled", False) is disabled
+
+
 def test_no_removed_setting_is_declared():
     assert "JSON_SORT_KEYS" not in BY_KEY and "MIGRATIONS_DIR" not in BY_KEY
 
