@@ -480,8 +480,8 @@ class Database(SQLAlchemy):
         engine = self.engine
 
         def ping(timeout: float) -> None:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
+            # Nothing pings at checkout: a pooled connection the server closed is not "down".
+            _retried_once_if_dead(engine, lambda conn: conn.execute(text("SELECT 1")))
 
         return ping
 
@@ -558,23 +558,29 @@ def transaction(work: Callable[[], T], *, session: Session | scoped_session, aft
 # --- Reads: one statement each, on the read engine ---------------------------------------
 
 
+def _retried_once_if_dead(engine: Engine, work: Callable[[Connection], T]) -> T:
+    """``work(connection)``, once more on a fresh connection when the pooled one turns out
+    dead (``work`` must be idempotent)."""
+    try:
+        with engine.connect() as conn:
+            return work(conn)
+    except DBAPIError as err:
+        # Invalidated: the statement lost its connection (a failed connect is not retried).
+        if not err.connection_invalidated:
+            raise
+        log.info("database statement retried on a fresh connection: %r", err.orig)
+        # The disconnect invalidated the whole pool: this checkout connects anew.
+        with engine.connect() as conn:
+            return work(conn)
+
+
 def read(work: Callable[[Connection], T]) -> T:
     """``work(connection)`` on an autocommit connection of the read engine: each statement
     is its own snapshot and one round trip. When the pooled connection turns out dead (a
     statement fails with the connection lost), ``work`` runs once more on a fresh one; a
     read is idempotent. Raises CONNECTION_ERRORS and what ``work`` raises."""
     engine: Engine = current_app.extensions[READ_ENGINE]
-    try:
-        with engine.connect() as conn:
-            result = work(conn)
-    except DBAPIError as err:
-        # Invalidated: the statement lost its connection (a failed connect is not retried).
-        if not err.connection_invalidated:
-            raise
-        log.info("database read retried on a fresh connection: %r", err.orig)
-        # The disconnect invalidated the whole pool: this checkout connects anew.
-        with engine.connect() as conn:
-            result = work(conn)
+    result = _retried_once_if_dead(engine, work)
     guard: Breaker | None = getattr(engine.pool, "breaker", None)
     if guard is not None:
         guard.succeeded()  # the read pool's checkout does not ping: this answer is the proof
