@@ -9,8 +9,10 @@ worker and requests that need no database keep answering; pybreaker wraps single
 has no such slot.
 
 Two engines share one breaker and one slot budget: the ORM session's, whose write
-transactions are pinged at checkout and rolled back at checkin, and the read engine
-(``read``): autocommit connections, no ping, no reset, so a read is its one statement.
+transactions are not pinged (a dead pooled connection fails the first statement and
+``transaction`` runs it again) and are rolled back at checkin only when not known to have
+ended, and the read engine (``read``): autocommit connections, no ping, no reset, so a read
+is its one statement.
 """
 
 from __future__ import annotations
@@ -204,9 +206,11 @@ class GuardedPool(QueuePool):
     """A QueuePool that asks its ``breaker`` before each checkout (set per engine)."""
 
     breaker: Breaker
-    # The read pool does not ping: its checkout proves nothing until the statement answers
-    # (``read`` reports the success), and until then the slot counts as checking out.
+    # The read pool's slot counts as checking out until its statement has answered.
     reads = False
+    # Only a pinged checkout proves the database answers; else a statement's answer does
+    # (``read``, or the session engine's after_cursor_execute).
+    pinged = False
 
     def connect(self):
         slot = self.breaker.admit()
@@ -224,6 +228,7 @@ class GuardedPool(QueuePool):
         record_info[SLOT] = slot  # released by the checkin event
         if not self.reads:
             self.breaker.checked_out(slot)
+        if self.pinged:
             self.breaker.succeeded()
         return connection
 
@@ -304,10 +309,46 @@ def breaker_for(config: Mapping[str, Any]) -> Breaker:
     )
 
 
-def guarded_pool(breaker: Breaker, *, reads: bool = False) -> type[GuardedPool]:
+def guarded_pool(breaker: Breaker, *, reads: bool = False, pinged: bool = False) -> type[GuardedPool]:
     """A GuardedPool class asking ``breaker``."""
     # A class per engine: SQLAlchemy recreates the pool by its class (dispose, fork).
-    return type("GuardedPool", (GuardedPool,), {"breaker": breaker, "reads": reads})
+    return type("GuardedPool", (GuardedPool,), {"breaker": breaker, "reads": reads, "pinged": pinged})
+
+
+# On a DBAPI connection's info: its last transaction ended by a COMMIT or ROLLBACK that answered.
+ENDED = "wdapi.transaction_ended"
+
+
+def _reset_unless_ended(engine: Engine) -> None:
+    """SQLAlchemy's custom reset scheme (with ``pool_reset_on_return=None``): checkin rolls
+    back only a transaction not known to have ended. The pool's own reset cannot tell: the
+    session commits or rolls back before it closes its connection, so ``transaction_was_reset``
+    is False then, and the ROLLBACK would be a round trip that changes nothing."""
+
+    def mark(ended: bool):
+        def listener(conn: Connection, *_: Any) -> None:
+            if conn.invalidated:  # no checkin reset follows; .info would reconnect
+                return
+            if ended:
+                conn.info[ENDED] = True
+            else:
+                conn.info.pop(ENDED, None)
+
+        return listener
+
+    # The commit and rollback events come before the DBAPI call: a failure raised by it
+    # reaches handle_error, which takes the mark back.
+    ended, begun = mark(True), mark(False)
+    event.listen(engine, "commit", ended)
+    event.listen(engine, "rollback", ended)
+    event.listen(engine, "begin", begun)
+    event.listen(engine, "handle_error", lambda ctx: ctx.connection is not None and begun(ctx.connection))
+
+    def reset(dbapi_connection, record, state) -> None:
+        if not (state.transaction_was_reset or record.info.pop(ENDED, False)):
+            dbapi_connection.rollback()
+
+    event.listen(engine, "reset", reset)
 
 
 # Galera's: a read first waits for this node to apply every write set the cluster ordered
@@ -359,10 +400,16 @@ class Database(SQLAlchemy):
         # Flask-SQLAlchemy's one call into SQLAlchemy, with the options it built from
         # app.config: the breaker (state, per app) joins them here, so app.config keeps
         # plain settings. Internal to Flask-SQLAlchemy (3.1); like _teardown_session below.
+        reads = bind_key == READ_ENGINE
         if "pool_size" in options and "poolclass" not in options:  # a QueuePool: not SQLite in memory
             breaker = app.extensions.setdefault(BREAKER, breaker_for(app.config))
-            options = {**options, "poolclass": guarded_pool(breaker, reads=bind_key == READ_ENGINE)}
-        return super()._make_engine(bind_key, options, app)
+            pool = guarded_pool(breaker, reads=reads, pinged=bool(options.get("pool_pre_ping")))
+            options = {**options, "poolclass": pool}
+        if reads:  # autocommit, no reset at all (settings.derived)
+            return super()._make_engine(bind_key, options, app)
+        engine = super()._make_engine(bind_key, {**options, "pool_reset_on_return": None}, app)
+        _reset_unless_ended(engine)
+        return engine
 
     def _make_read_engine(self, app: Flask, engine: Engine) -> Engine:
         options = read_engine_options(app.config)
@@ -381,6 +428,9 @@ class Database(SQLAlchemy):
         for each in {engine, reader}:
             event.listen(each.pool, "checkin", lambda _, rec: guard.release(rec.record_info.pop(SLOT, None)))
             event.listen(each, "handle_error", lambda ctx: _count_failure(ctx, guard))
+        # A write's checkout does not ping: its statement's answer is the proof (a read
+        # reports its own, in ``read``).
+        event.listen(engine, "after_cursor_execute", lambda *_: guard.succeeded())
         dialect: Any = engine.dialect  # the read engine's is another object: it does not ping
         if dialect.name == "mysql":
             dialect.do_ping = _fast_ping(app.config["DB_FAIL_FAST"], guard)
@@ -388,8 +438,17 @@ class Database(SQLAlchemy):
                 event.listen(each, "do_connect", _fast_handshake(app.config["DB_FAIL_FAST"]))
 
         def probe() -> None:
-            # The session's pool pings at checkout: a connection that answers, not a stale one.
-            engine.pool.connect().close()
+            # A pooled connection proves nothing until it answers: ping it (within DB_FAIL_FAST).
+            connection = engine.pool.connect()
+            try:
+                assert connection.dbapi_connection is not None  # a checked-out connection has one
+                engine.dialect.do_ping(connection.dbapi_connection)
+            except Exception:
+                connection.invalidate()
+                raise
+            finally:
+                connection.close()
+            guard.succeeded()
 
         guard.probe = probe
 
@@ -423,8 +482,8 @@ class Database(SQLAlchemy):
         engine = self.engine
 
         def ping(timeout: float) -> None:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
+            # Nothing pings at checkout: a pooled connection the server closed is not "down".
+            _once_more_if_lost(engine, _on_connection(lambda conn: conn.execute(text("SELECT 1"))))
 
         return ping
 
@@ -507,11 +566,7 @@ def read(work: Callable[[Connection], T]) -> T:
     statement fails with the connection lost), ``work`` runs once more on a fresh one; a
     read is idempotent. Raises CONNECTION_ERRORS and what ``work`` raises."""
 
-    def attempt(engine: Engine) -> T:
-        with engine.connect() as conn:
-            return work(conn)
-
-    return _read_once_more_if_lost(attempt)
+    return _read_once_more_if_lost(_on_connection(work))
 
 
 def fetch_one(query: Query, params: Mapping[str, Any]) -> Any | None:
@@ -541,19 +596,33 @@ def _fetch(query: Query, params: Mapping[str, Any], *, one: bool) -> list[Any]:
 
 def _read_once_more_if_lost(attempt: Callable[[Engine], T]) -> T:
     engine: Engine = current_app.extensions[READ_ENGINE]
-    try:
-        result = attempt(engine)
-    except DBAPIError as err:
-        # Invalidated: the statement lost its connection (a failed connect is not retried).
-        if not err.connection_invalidated:
-            raise
-        log.info("database read retried on a fresh connection: %r", err.orig)
-        # The disconnect invalidated the whole pool: this checkout connects anew.
-        result = attempt(engine)
+    result = _once_more_if_lost(engine, attempt)
     guard: Breaker | None = getattr(engine.pool, "breaker", None)
     if guard is not None:
         guard.succeeded()  # the read pool's checkout does not ping: this answer is the proof
     return result
+
+
+def _once_more_if_lost(engine: Engine, attempt: Callable[[Engine], T]) -> T:
+    """``attempt(engine)``, once more when its pooled connection turns out dead (``attempt``
+    must be idempotent)."""
+    try:
+        return attempt(engine)
+    except DBAPIError as err:
+        # Invalidated: the statement lost its connection (a failed connect is not retried).
+        if not err.connection_invalidated:
+            raise
+        log.info("database statement retried on a fresh connection: %r", err.orig)
+        # The disconnect invalidated the whole pool: this checkout connects anew.
+        return attempt(engine)
+
+
+def _on_connection(work: Callable[[Connection], T]) -> Callable[[Engine], T]:
+    def attempt(engine: Engine) -> T:
+        with engine.connect() as conn:
+            return work(conn)
+
+    return attempt
 
 
 class Query:

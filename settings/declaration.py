@@ -134,8 +134,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DB_MAX_OVERFLOW", "int", 2, "extra connections beyond the pool", validate=_min(0)),
     Setting("DB_POOL_TIMEOUT", "float", 10.0, "seconds to wait for a free connection", validate=_min(0)),
     Setting("DB_POOL_RECYCLE", "int", 1800, "seconds after which a connection is replaced"),
-    Setting("DB_POOL_PRE_PING", "flag", True, "test a write transaction's connection before use"
-            " (reads never ping)"),
+    Setting("DB_POOL_PRE_PING", "flag", False, "test a write transaction's connection before use"
+            " (off: a dead one fails the first statement and the transaction runs again; reads never ping)"),
     Setting("DB_CONNECT_TIMEOUT", "int", 1, "MySQL connect timeout in seconds", validate=_min(1)),
     Setting("DB_READ_TIMEOUT", "int", 3, "MySQL read/write timeout in seconds (writes)", validate=_min(1)),
     Setting("DB_FAIL_FAST", "float", 1.0, "a read's MySQL read timeout (without DB_SYNC_WAIT), the writes'"

@@ -118,7 +118,7 @@ def test_pool_options_reach_the_engine(monkeypatch, tmp_path):
     assert options["pool_size"] == 10
     assert options["pool_timeout"] == 10
     assert options["max_overflow"] == 2
-    assert options["pool_pre_ping"] is True
+    assert options["pool_pre_ping"] is False  # a dead connection fails its statement: retried
     assert options["pool_recycle"] > 0
     with app.app_context():
         from extensions import db

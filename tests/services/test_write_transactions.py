@@ -10,9 +10,11 @@ from prometheus_client import REGISTRY
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
+from core.errors import Conflict
 from extensions import database, db
 from services import wdtests
 from tests.helpers.dbapi_faults import commit_answer_lost
+from tests.helpers.round_trips import sent_commands
 
 
 def retried(reason: str) -> float:
@@ -83,6 +85,59 @@ def test_a_connection_lost_before_commit_runs_again(mysql):
     database.transaction(work, session=db.session, after=lambda: None)
     assert len(attempts) == 2 and retried("connection") == before + 1
     assert wdtests.get(wdtest_id="k").age == 1  # once: the killed attempt left nothing
+
+
+@pytest.mark.parametrize("app_config", [{"DB_POOL_SIZE": 1, "DB_MAX_OVERFLOW": 0}])
+def test_a_dead_pooled_connection_costs_a_retry_not_an_error(mysql):
+    """No ping at checkout: a pooled connection the server killed (a restart, wait_timeout)
+    fails the transaction's first statement, and the transaction runs again on a new one."""
+    wdtests.create(data={"id": "first", "name": "x"})
+    pooled = db.session.execute(text("SELECT CONNECTION_ID()")).scalar_one()
+    db.session.commit()
+    database.read(lambda conn: conn.execute(text(f"KILL {int(pooled)}")))
+    before = retried("connection")
+    with sent_commands() as sent:
+        response = mysql.test_client().post("/api/v1/wdtests", json={"id": "second", "name": "y"})
+    assert response.status_code == 201, response.get_json()
+    assert retried("connection") == before + 1
+    # The lost INSERT, the new connection's set-up, then the whole transaction once.
+    assert sent[0] == "INSERT" and sent[-3:] == ["INSERT", "INSERT", "COMMIT"] and "PING" not in sent
+    assert [r.id for r in wdtests.get_all().items] == ["first", "second"]
+    assert db.breaker is not None and db.breaker.failures == 0  # the retry's answers closed the count
+
+
+def test_checkin_rolls_back_only_a_transaction_not_known_to_have_ended(mysql):
+    wdtests.create(data={"id": "a", "name": "x"})  # connects: the connection's set-up is sent once
+    with sent_commands() as sent:
+        wdtests.create(data={"id": "b", "name": "x"})
+    assert sent == ["INSERT", "INSERT", "COMMIT"]  # no reset ROLLBACK after the COMMIT
+    with sent_commands() as sent, pytest.raises(Conflict):
+        wdtests.create(data={"id": "a", "name": "x"})
+    assert sent == ["INSERT", "ROLLBACK"]  # the transaction's own, and none at checkin
+    with sent_commands() as sent:
+        db.session.execute(text("SELECT 1 FROM wdtest"))
+        db.session.remove()
+    assert sent == ["SELECT", "ROLLBACK"]
+    # Used outside a Connection, or a COMMIT that failed: the checkin rolls back.
+    raw = db.engine.pool.connect()
+    columns = "id, name, version, created_at, updated_at"
+    raw.cursor().execute(f"INSERT INTO wdtest ({columns}) VALUES ('raw', 'x', 1, NOW(), NOW())")
+    with sent_commands() as sent:
+        raw.close()
+    assert sent == ["ROLLBACK"]
+    dialect = db.engine.dialect
+
+    def failing_commit(dbapi_connection) -> None:
+        raise dialect.loaded_dbapi.OperationalError(1180, "Got error during COMMIT")
+
+    dialect.do_commit = failing_commit  # type: ignore[method-assign]
+    try:
+        with sent_commands() as sent, pytest.raises(OperationalError):
+            wdtests.create(data={"id": "c", "name": "x"})
+    finally:
+        del dialect.do_commit
+    assert sent == ["INSERT", "INSERT", "ROLLBACK"]
+    assert [r.id for r in wdtests.get_all().items] == ["a", "b"]
 
 
 def test_a_lost_commit_answer_is_not_run_again_and_still_invalidates(app_ctx):

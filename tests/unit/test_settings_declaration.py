@@ -150,8 +150,8 @@ def test_the_read_engine_autocommits_without_ping_or_reset_and_fails_fast():
         "write_timeout": 0.4,
     }
     assert options["pool_size"] == config["DB_POOL_SIZE"]
-    # The session's engine keeps its transactions, ping and read timeout.
-    assert config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is True
+    # The session's engine keeps its transactions and read timeout; it does not ping either.
+    assert config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is False
     assert config["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"]["read_timeout"] == config["DB_READ_TIMEOUT"]
     # A read that waits for the cluster (DB_SYNC_WAIT) may wait out a view change: seconds.
     synced = read_engine_options({**config, "DB_SYNC_WAIT": 1})
