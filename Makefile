@@ -115,11 +115,18 @@ $(VENV)/.bench-installed: $(VENV)/.installed bench/requirements.lock
 bench-install: $(VENV)/.bench-installed ## benchmark tools: bench/requirements.lock into .venv, wrk from apt
 	@command -v wrk >/dev/null || { echo "installing wrk (apt-get)"; $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk; }
 
-bench: bench-install ## the project vs bare Flask and FastAPI under wrk (BENCH_QUICK=1: < 3 min); bench/README.md
-	$(BIN)/python -m bench.run
+# What the benchmarks' servers run from: a production install, requirements.lock only.
+BENCH_SERVED := .cache/bench-served
+$(BENCH_SERVED)/.installed: requirements.lock
+	$(PYTHON) -m venv $(BENCH_SERVED)
+	$(BENCH_SERVED)/bin/python -m pip install -q -r requirements.lock
+	touch $@
 
-bench-profile: bench-install ## py-spy profiles of the project's workers under load (bench/README.md)
-	$(BIN)/python -m bench.profile
+bench: bench-install $(BENCH_SERVED)/.installed ## the project vs bare Flask and FastAPI under wrk (BENCH_QUICK=1: < 3 min); bench/README.md
+	BENCH_SERVED_BIN=$(BENCH_SERVED)/bin $(BIN)/python -m bench.run
+
+bench-profile: bench-install $(BENCH_SERVED)/.installed ## py-spy profiles of the project's workers under load (bench/README.md)
+	BENCH_SERVED_BIN=$(BENCH_SERVED)/bin $(BIN)/python -m bench.profile
 
 bench-scale: bench-install ## list latency at 10,000 vs 1,000,000 rows (BENCH_SCALE_ROWS), cursor depth; bench/README.md
 	$(BIN)/python -m bench.scale

@@ -27,6 +27,10 @@ import redis
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+# gunicorn and the apps it serves run from a production install (requirements.lock only,
+# `make bench` builds it): the bench's and the tests' packages are not in a deployed worker,
+# and some (opentelemetry-api, which FastAPI needs) are imported by redis-py when present.
+SERVED_BIN = Path(os.environ.get("BENCH_SERVED_BIN") or BIN)
 RESULTS = ROOT / "bench" / "results"
 LUA = ROOT / "bench" / "wrk" / "load.lua"
 ID_FORMAT = "b{:07d}"  # seeded ids; bench/wrk/load.lua builds the same ones
@@ -284,7 +288,7 @@ def checkout(revision: str) -> Path:
 
 
 def gunicorn(app: str, *options: str) -> list[str]:
-    return [str(BIN / "gunicorn"), *options, app]
+    return [str(SERVED_BIN / "gunicorn"), *options, app]
 
 
 def project_env(database: Database, *, worker_class: str, cache: bool, redis_prefix: str) -> dict[str, str]:
