@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
-import uuid
 from urllib.parse import unquote_to_bytes
 
 from flask import Flask, g, request
@@ -30,7 +30,8 @@ def register_request_hooks(app: Flask) -> None:
 def assign_request_id() -> None:
     g.request_started = time.perf_counter()
     supplied = request.headers.get(REQUEST_ID_HEADER, "")
-    g.request_id = supplied if SANE_REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
+    # 32 random hex digits, as nginx's $request_id (uuid4().hex cost twice as much).
+    g.request_id = supplied if SANE_REQUEST_ID.fullmatch(supplied) else os.urandom(16).hex()
 
 
 def reject_invalid_utf8() -> None:
