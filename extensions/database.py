@@ -236,7 +236,19 @@ class GuardedPool(QueuePool):
 def _count_failure(ctx, breaker: Breaker) -> None:
     # A connection lost mid-query (a read timeout) counts like a failed checkout.
     if ctx.is_disconnect and ctx.connection is not None and not ctx.is_pre_ping:
-        breaker.failed()
+        if not _known_dead(ctx.engine.pool, ctx.connection.connection):
+            breaker.failed()
+
+
+def _known_dead(pool: Any, fairy: Any) -> bool:
+    """Whether ``fairy`` predates the pool's last invalidation: another statement lost its
+    connection first and SQLAlchemy invalidated every older one. Nothing pings at checkout,
+    so after a restart or an idle cut each pooled connection fails its first statement; only
+    the first of them counts toward the breaker (the retries' fresh connects decide), or two
+    threads at once would open it on a healthy server. Private SQLAlchemy attributes (2.0):
+    ``_invalidate_time`` is what the pool itself compares at checkout."""
+    record = getattr(fairy, "_connection_record", None)
+    return record is not None and record.starttime < getattr(pool, "_invalidate_time", 0)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -439,15 +451,21 @@ class Database(SQLAlchemy):
 
         def probe() -> None:
             # A pooled connection proves nothing until it answers: ping it (within DB_FAIL_FAST).
-            connection = engine.pool.connect()
-            try:
-                assert connection.dbapi_connection is not None  # a checked-out connection has one
-                engine.dialect.do_ping(connection.dbapi_connection)
-            except Exception:
-                connection.invalidate()
-                raise
-            finally:
-                connection.close()
+            # One that fails invalidates the pool, as a pre-ping would, and a fresh one decides:
+            # a stale pooled connection is not news of an outage.
+            for last in (False, True):
+                connection = engine.pool.connect()
+                try:
+                    assert connection.dbapi_connection is not None  # a checked-out connection has one
+                    engine.dialect.do_ping(connection.dbapi_connection)
+                except Exception as err:
+                    engine.pool._invalidate(connection, err)  # what SQLAlchemy's pre-ping does
+                    if last:
+                        raise
+                    continue
+                finally:
+                    connection.close()
+                break
             guard.succeeded()
 
         guard.probe = probe
@@ -640,23 +658,30 @@ class Query:
         self._compiled: weakref.WeakKeyDictionary[Dialect, _Compiled] = weakref.WeakKeyDictionary()
 
     def fetch(self, engine: Engine, params: Mapping[str, Any], *, one: bool) -> list[Any]:
-        compiled = self._compiled.get(engine.dialect)
-        if compiled is None:
-            compiled = self._compiled[engine.dialect] = _Compiled(self.statement, engine.dialect)
-        args = compiled.args(params)
         dbapi_error = engine.dialect.loaded_dbapi.Error
         try:
             fairy = engine.raw_connection()
         except dbapi_error as err:  # Engine.connect() wraps these; raw_connection() does not
             raise _driver_error(engine, None, None, err, None, None) from err
         try:
-            cursor = fairy.cursor()
+            # After the checkout: the first connect initializes the dialect (server version,
+            # SQL mode), which the compiled SQL may depend on.
+            compiled = self._compiled.get(engine.dialect)
+            if compiled is None:
+                compiled = self._compiled[engine.dialect] = _Compiled(self.statement, engine.dialect)
+            args = compiled.args(params)
+            cursor = None
             try:
+                cursor = fairy.cursor()
                 cursor.execute(compiled.sql, args)
                 rows = cursor.fetchmany(1) if one else cursor.fetchall()
+                cursor.close()
             except dbapi_error as err:
                 raise _driver_error(engine, fairy, cursor, err, compiled.sql, args) from err
-            cursor.close()
+        except BaseException as err:
+            if fairy.is_valid and not isinstance(err, DBAPIError):
+                fairy.invalidate()  # interrupted mid-protocol: never back to the pool as it is
+            raise
         finally:
             fairy.close()
         row, values = self.row, compiled.values
@@ -700,10 +725,10 @@ def _driver_error(
     dialect = engine.dialect
     lost = dialect.is_disconnect(err, None if fairy is None else fairy.dbapi_connection, cursor)
     if lost and fairy is not None:
-        engine.pool._invalidate(fairy, err)  # what a Connection does on a disconnect
         guard: Breaker | None = getattr(engine.pool, "breaker", None)
-        if guard is not None:
+        if guard is not None and not _known_dead(engine.pool, fairy):
             guard.failed()
+        engine.pool._invalidate(fairy, err)  # what a Connection does on a disconnect
     wrapped = DBAPIError.instance(
         sql, args, err, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
     )

@@ -32,8 +32,10 @@ def page_etag(body: bytes) -> str:
 def conditional(response: Response, etag: str, *, weak: bool = False) -> Response:
     """``response`` with its ETag; 304 without a body when If-None-Match matches it."""
     response.set_etag(etag, weak=weak)
-    if "HTTP_IF_NONE_MATCH" in request.environ:  # nothing else changes a GET's answer here
-        response.make_conditional(request)  # in place: 304 and no body when it matches
+    environ = request.environ
+    # Only these change a GET's answer here (If-Match: 412 when none matches).
+    if "HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MATCH" in environ:
+        response.make_conditional(request)  # in place: 304 (412) and no body when it matches
         # werkzeug adds a Date; the server (gunicorn, werkzeug's) sends its own: one only.
         response.headers.remove("Date")
     return response

@@ -304,6 +304,9 @@ def path(schema: SchemaLike):
 
     def decorate(resource):
         instance = schema_instance(schema)
+        # Path values are checked field by field (api.contract.parsing.check_path).
+        if any(instance._hooks.values()):
+            raise TypeError(f"{type(instance).__name__}: a path schema holds fields only, no hooks")
         setattr(resource, PATH_ATTR, instance)
         for op in operations(resource).values():
             op.path = instance
