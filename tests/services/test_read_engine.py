@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 
 from core.errors import NotFound
 from extensions import database, db
@@ -103,3 +104,23 @@ def test_cursor_reads_give_sqlalchemys_rows(app_ctx, echo):
     assert database.fetch_one(wdtests.BY_ID, {"wdtest_id": "none"}) is None
     count = database.fetch_all(database.Query(select(func.count()).select_from(wdtests.TABLE)), {})
     assert count[0][0] == 2
+
+
+@pytest.mark.parametrize("app_config", [{"DB_POOL_SIZE": 2, "DB_MAX_OVERFLOW": 0, "DB_BREAKER_THRESHOLD": 2}])
+def test_stale_pooled_connections_failing_together_count_once(app_ctx, backend):
+    """After a restart every pooled connection fails its next statement: the first counts
+    toward the breaker, the ones the pool already knows dead do not (two at once would open it)."""
+    if backend != "mysql":
+        pytest.skip("server-side connection kill applies to MySQL/MariaDB")
+    first, second = db.engine.connect(), db.engine.connect()  # both held, as by two threads
+    for conn in (first, second):
+        ident = conn.execute(text("SELECT CONNECTION_ID()")).scalar_one()
+        conn.commit()
+        with db.read_engine.connect() as other:
+            other.execute(text(f"KILL {ident}"))
+    for conn in (first, second):
+        with pytest.raises(OperationalError):
+            conn.execute(text("SELECT 1"))
+        conn.close()
+    assert db.breaker is not None and db.breaker.failures == 1 and db.breaker.state == database.CLOSED
+    assert wdtests.create(data={"id": "after", "name": "x"}).id == "after"  # a fresh connection
