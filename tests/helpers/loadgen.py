@@ -58,6 +58,22 @@ def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.
     return predicate()
 
 
+def wait_while_progressing(
+    predicate: Callable[[], bool], progress: Callable[[], int], idle: float, interval: float = 0.2
+) -> bool:
+    """``predicate()`` by the time ``progress()`` stops growing for ``idle`` seconds: for a
+    backlog whose size (and so drain time) grows with the load, not with a fixed bound."""
+    last, since = progress(), time.monotonic()
+    while not predicate():
+        now, current = time.monotonic(), progress()
+        if current != last:
+            last, since = current, now
+        elif now - since > idle:
+            return predicate()
+        time.sleep(interval)
+    return True
+
+
 @dataclass
 class Outcome:
     method: str
