@@ -17,6 +17,7 @@ import pytest
 
 from extensions import db
 from tests.helpers.apps import copy_sqlite, fresh_app, migrate, recreate_mysql
+from tests.helpers.cluster.redis_sentinel import SentinelCluster
 from tests.helpers.env import app_env_names
 from tests.helpers.rabbit import Broker, require_broker
 from tests.helpers.redis_support import cleanup_session_keys
@@ -148,3 +149,14 @@ def broker():
     client = Broker()
     yield client
     client.close()
+
+
+@pytest.fixture
+def sentinel_group(tmp_path):
+    """A Redis master, its replica (reached through a fault proxy) and three sentinels of the
+    test's own, stopped by PID afterwards."""
+    group = SentinelCluster(tmp_path / "redis", replica_through_proxy=True)
+    try:
+        yield group.start()
+    finally:
+        group.stop()

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
-from tests.helpers.cluster.redis_sentinel import MASTER_NAME, SentinelCluster
+from tests.helpers.cluster.redis_sentinel import MASTER_NAME
 from tests.helpers.ratelimits import storage_of, wait_for_syncs
 
 LIMIT = 3
@@ -15,24 +13,15 @@ OPERATION = "/api/v1/exceptions/divide?a=6&b=3"  # needs no dependency
 RECOVERY_BOUND = 15.0  # the sync retries every interval; Sentinel needs about 3 s to promote
 
 
-@pytest.fixture
-def group(tmp_path):
-    group = SentinelCluster(tmp_path / "redis", replica_through_proxy=True)
-    try:
-        yield group.start()
-    finally:
-        group.stop()
-
-
 def counters(client, prefix: str) -> dict[bytes, int]:
     return {name: int(client.get(name) or 0) for name in client.scan_iter(match=f"{prefix}ratelimit*")}
 
 
-def test_counts_survive_the_failover_and_resume_on_the_new_master(group, make_app, capsys):
+def test_counts_survive_the_failover_and_resume_on_the_new_master(sentinel_group, make_app, capsys):
     prefix = "rl-sentinel:"
     app = make_app(
         REDIS_URL="",
-        REDIS_SENTINELS=group.addresses,
+        REDIS_SENTINELS=sentinel_group.addresses,
         REDIS_SENTINEL_MASTER=MASTER_NAME,
         REDIS_KEY_PREFIX=prefix,
         RATELIMIT_ENABLED=True,
@@ -41,15 +30,15 @@ def test_counts_survive_the_failover_and_resume_on_the_new_master(group, make_ap
     http = app.test_client()
     assert [http.get(OPERATION).status_code for _ in range(LIMIT + 1)] == [200] * LIMIT + [429]
     wait_for_syncs(storage_of(app))  # decided in process, counted in Redis in the background
-    master = group.master.client()
+    master = sentinel_group.master.client()
     assert list(counters(master, prefix).values()) == [LIMIT + 1]  # counted in Redis, not in memory
     assert master.wait(1, 2000) == 1  # the counter is on the replica too
     master.close()
 
-    killed = group.kill_master()
+    killed = sentinel_group.kill_master()
     # Requests all along: during the outage each process counts alone, and its sync
     # retries every interval until the promoted replica answers.
-    new_master = group.replica.client()
+    new_master = sentinel_group.replica.client()
     statuses = []
     deadline = time.monotonic() + RECOVERY_BOUND
     while time.monotonic() < deadline:

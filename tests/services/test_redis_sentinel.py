@@ -14,7 +14,7 @@ import pytest
 from core.errors import Unavailable
 from services import cache, idempotency, keyvalue, wdtests
 from tests.helpers.cluster.procs import until_available
-from tests.helpers.cluster.redis_sentinel import MASTER_NAME, SentinelCluster
+from tests.helpers.cluster.redis_sentinel import MASTER_NAME
 from tests.helpers.faultproxy import BLACKHOLE
 
 FP = idempotency.fingerprint(method="POST", path="/api/v1/wdtests", body=b"{}")
@@ -48,35 +48,28 @@ def reads_until_hit(wdtest_id: str, timeout: float = RECOVERY_BOUND) -> list[tup
 
 
 @pytest.fixture
-def group(tmp_path):
-    group = SentinelCluster(tmp_path / "redis", replica_through_proxy=True)
-    try:
-        yield group.start()
-    finally:
-        group.stop()
+def sentinel_app(sentinel_group, make_app):
+    return make_app(REDIS_URL="", REDIS_SENTINELS=sentinel_group.addresses, REDIS_SENTINEL_MASTER=MASTER_NAME)
 
 
-@pytest.fixture
-def sentinel_app(group, make_app):
-    return make_app(REDIS_URL="", REDIS_SENTINELS=group.addresses, REDIS_SENTINEL_MASTER=MASTER_NAME)
-
-
-def test_cache_idempotency_and_keyvalue_work_again_after_the_master_is_killed(group, sentinel_app, capsys):
+def test_cache_idempotency_and_keyvalue_work_again_after_the_master_is_killed(
+    sentinel_group, sentinel_app, capsys
+):
     with sentinel_app.app_context():
         wdtests.create(data={"id": "f", "name": "before"})
         assert read("f") == ("before", False)
         keyvalue.put(key="k", value="before")
         assert isinstance(idempotency.begin(key="i0", caller="c", fingerprint=FP), idempotency.Claim)
-        old_master = group.current_master()
+        old_master = sentinel_group.current_master()
 
-        killed = group.kill_master()
+        killed = sentinel_group.kill_master()
         _, kv_back = until(lambda: keyvalue.put(key="k", value="after"))
         claim, idempotency_back = until(lambda: idempotency.begin(key="i1", caller="c", fingerprint=FP))
         reads = reads_until_hit("f")
         cache_back = time.monotonic()
 
         sentinel_app.extensions["redis"].ping(1.0)  # readiness follows the master too
-        assert group.current_master() != old_master
+        assert sentinel_group.current_master() != old_master
         assert keyvalue.get(key="k").value == "after"
         assert isinstance(claim, idempotency.Claim)
         assert reads[-1] == ("before", True) and {name for name, _ in reads} == {"before"}
@@ -89,10 +82,10 @@ def test_cache_idempotency_and_keyvalue_work_again_after_the_master_is_killed(gr
         assert cache_back - killed < RECOVERY_BOUND
 
 
-def test_an_invalidation_the_failover_lost_cannot_make_a_read_stale(group, make_app):
+def test_an_invalidation_the_failover_lost_cannot_make_a_read_stale(sentinel_group, make_app):
     app = make_app(
         REDIS_URL="",
-        REDIS_SENTINELS=group.addresses,
+        REDIS_SENTINELS=sentinel_group.addresses,
         REDIS_SENTINEL_MASTER=MASTER_NAME,
         REDIS_WAIT_REPLICAS=1,
     )
@@ -103,7 +96,7 @@ def test_an_invalidation_the_failover_lost_cannot_make_a_read_stale(group, make_
         epoch = app.extensions[cache.EXTENSION].epoch
         entry = cache._keys(wdtests.CACHE_KIND, "s", epoch)[0]
 
-        group.link.mode = BLACKHOLE  # from here on, the master's writes never reach the replica
+        sentinel_group.link.mode = BLACKHOLE  # from here on, the master's writes never reach the replica
         with pytest.raises(Unavailable):
             keyvalue.put(key="k", value="lost")
         with pytest.raises(Unavailable):
@@ -111,9 +104,9 @@ def test_an_invalidation_the_failover_lost_cannot_make_a_read_stale(group, make_
         wdtests.update(wdtest_id="s", changes={"name": "new"})
         assert read("s") == ("new", False)  # the master has the invalidation
 
-        group.kill_master()
-        group.wait_for_promotion()
-        replica = group.replica.client()
+        sentinel_group.kill_master()
+        sentinel_group.wait_for_promotion()
+        replica = sentinel_group.replica.client()
         # The failover lost the invalidation: the old body is still there, under the old epoch.
         assert b"old" in replica.get(entry)
         replica.close()
