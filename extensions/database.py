@@ -100,6 +100,7 @@ class Breaker:
         self.failures = 0
         self.suspect = False  # a ping timed out or a connection failed since the last success
         self.opened_at = 0.0
+        self._lost_at = 0.0  # time.time() of the last counted loss of an open connection
         self._lock = threading.Lock()
         self._free = threading.Semaphore(slots or 1)
         self.probe: Callable[[], None] = lambda: None  # set with the engine: one checkout and checkin
@@ -193,6 +194,20 @@ class Breaker:
         """A pre-ping timed out: not yet a failure (the pool reconnects), but a warning sign."""
         self.suspect = True
 
+    def lost(self, connected_at: float) -> None:
+        """A statement lost its connection, opened at ``connected_at`` (``time.time()``).
+
+        Nothing pings at checkout, so one outage (a restart, a killed Galera node, an idle cut)
+        fails the next statement of every open connection of both engines. Only the first
+        counts: a connection opened before the last counted loss is already known dead, and the
+        retries' fresh connections decide (two threads at once would open the breaker on a
+        server that answers)."""
+        with self._lock:
+            if connected_at < self._lost_at:
+                return
+            self._lost_at = time.time()
+        self.failed()
+
     def failed(self) -> None:
         with self._lock:
             self.failures += 1
@@ -236,19 +251,14 @@ class GuardedPool(QueuePool):
 def _count_failure(ctx, breaker: Breaker) -> None:
     # A connection lost mid-query (a read timeout) counts like a failed checkout.
     if ctx.is_disconnect and ctx.connection is not None and not ctx.is_pre_ping:
-        if not _known_dead(ctx.engine.pool, ctx.connection.connection):
-            breaker.failed()
+        breaker.lost(_connected_at(ctx.connection.connection))
 
 
-def _known_dead(pool: Any, fairy: Any) -> bool:
-    """Whether ``fairy`` predates the pool's last invalidation: another statement lost its
-    connection first and SQLAlchemy invalidated every older one. Nothing pings at checkout,
-    so after a restart or an idle cut each pooled connection fails its first statement; only
-    the first of them counts toward the breaker (the retries' fresh connects decide), or two
-    threads at once would open it on a healthy server. Private SQLAlchemy attributes (2.0):
-    ``_invalidate_time`` is what the pool itself compares at checkout."""
+def _connected_at(fairy: Any) -> float:
+    """When ``fairy``'s DB-API connection was opened (``time.time()``, the pool record's own
+    ``starttime``); 0 when it has no record."""
     record = getattr(fairy, "_connection_record", None)
-    return record is not None and record.starttime < getattr(pool, "_invalidate_time", 0)
+    return 0.0 if record is None else record.starttime
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -726,8 +736,8 @@ def _driver_error(
     lost = dialect.is_disconnect(err, None if fairy is None else fairy.dbapi_connection, cursor)
     if lost and fairy is not None:
         guard: Breaker | None = getattr(engine.pool, "breaker", None)
-        if guard is not None and not _known_dead(engine.pool, fairy):
-            guard.failed()
+        if guard is not None:
+            guard.lost(_connected_at(fairy))
         engine.pool._invalidate(fairy, err)  # what a Connection does on a disconnect
     wrapped = DBAPIError.instance(
         sql, args, err, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect

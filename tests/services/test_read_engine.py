@@ -5,7 +5,7 @@ budget for both engines."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import OperationalError
 
 from core.errors import NotFound
@@ -124,3 +124,30 @@ def test_stale_pooled_connections_failing_together_count_once(app_ctx, backend):
         conn.close()
     assert db.breaker is not None and db.breaker.failures == 1 and db.breaker.state == database.CLOSED
     assert wdtests.create(data={"id": "after", "name": "x"}).id == "after"  # a fresh connection
+
+
+@pytest.mark.parametrize("app_config", [{"DB_BREAKER_THRESHOLD": 2}])
+def test_one_outage_seen_by_both_engines_counts_once(app_ctx, backend):
+    """A killed Galera node cuts the open connections of both pools at once: the session's
+    lost statement counts, the read pool's dead connection is the same outage (retried, not a
+    second count that would open the breaker while the cluster answers)."""
+    if backend != "mysql":
+        pytest.skip("server-side connection kill applies to MySQL/MariaDB")
+    wdtests.create(data={"id": "both", "name": "kept"})
+    read_ident = database.read(lambda conn: conn.execute(text("SELECT CONNECTION_ID()")).scalar_one())
+    held = db.engine.connect()
+    write_ident = held.execute(text("SELECT CONNECTION_ID()")).scalar_one()
+    held.commit()
+    killer = create_engine(db.engine.url)
+    try:
+        with killer.connect() as other:
+            for ident in (write_ident, read_ident):
+                other.execute(text(f"KILL {ident}"))
+    finally:
+        killer.dispose()
+    with pytest.raises(OperationalError):
+        held.execute(text("SELECT 1"))
+    held.close()
+    assert db.breaker is not None and db.breaker.failures == 1
+    assert wdtests.get(wdtest_id="both").name == "kept"  # on the cursor path, after one retry
+    assert db.breaker.state == database.CLOSED and db.breaker.failures == 0
