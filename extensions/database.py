@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 UNAVAILABLE = "The database is unavailable; try again shortly."
 BREAKER = "wdapi.db_breaker"
 READ_ENGINE = "wdapi.db_read_engine"
+ENGINES = "wdapi.db_engines"  # (session engine, read engine), or one when they are the same
 
 
 class CircuitOpen(DisconnectionError):
@@ -408,6 +409,7 @@ class Database(SQLAlchemy):
             engine = self.engine
             reader = self._make_read_engine(app, engine)
             app.extensions[READ_ENGINE] = reader
+            app.extensions[ENGINES] = (engine,) if reader is engine else (engine, reader)
             if reader is not engine:
                 # Disposed with the session's engine (tests, forks): one call releases both.
                 event.listen(engine, "engine_disposed", lambda _: reader.dispose())
@@ -487,7 +489,8 @@ class Database(SQLAlchemy):
 
     def checked_out(self) -> int | None:
         """Connections in use in both pools (None where the pools keep no count)."""
-        pools = {self.engine.pool, self.read_engine.pool}
+        # The engines as init_app made them: Flask-SQLAlchemy's ``engine`` resolves per call.
+        pools = [engine.pool for engine in current_app.extensions[ENGINES]]
         counts = [pool.checkedout() for pool in pools if isinstance(pool, QueuePool)]
         return sum(counts) if counts else None
 

@@ -131,3 +131,64 @@ def test_lean_access_atoms_give_gunicorn_s_own_line():
     assert other % SafeAtoms(lean.atoms(resp, req, environ, took)) == other % SafeAtoms(
         full.atoms(resp, req, environ, took)
     )
+
+
+def test_access_line_is_gunicorns_own_record():
+    """``GunicornLogger.access`` builds the record itself (no stack search for the caller):
+    the same message, args (the request id filter reads them) and level as gunicorn's."""
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from gunicorn.glogging import Logger
+
+    from serving.logger import ACCESS_LOG_FORMAT, GunicornLogger
+    from settings.logs import RequestIdFilter
+
+    cfg = _gunicorn_config(ACCESS_LOG_FORMAT)
+    cfg.set("accesslog", "-")
+    environ = {
+        "REMOTE_ADDR": "10.0.0.7",
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": "/x",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+    }
+    resp = SimpleNamespace(status="404 NOT FOUND", sent=9, headers=[("X-Request-ID", "r-2")])
+    took = timedelta(microseconds=2500)
+
+    class Keep(logging.Handler):
+        def __init__(self):
+            super().__init__()
+            self.records: list[logging.LogRecord] = []
+
+        def emit(self, record):
+            self.records.append(record)
+
+    lines = {}
+    for kind in (GunicornLogger, Logger):
+        logger = kind(cfg)
+        keep = Keep()
+        keep.addFilter(RequestIdFilter())
+        logger.access_log.addHandler(keep)
+        try:
+            logger.access(resp, SimpleNamespace(headers=[]), environ, took)
+        finally:
+            logger.access_log.removeHandler(keep)
+        [record] = keep.records
+        lines[kind] = (record.levelno, record.getMessage(), record.request_id)
+    assert (
+        lines[GunicornLogger]
+        == lines[Logger]
+        == (logging.INFO, '10.0.0.7 "GET /x HTTP/1.1" 404 9 2ms "-" "-"', "r-2")
+    )
+
+
+def test_time_is_formatted_as_loggings_own():
+    """The formatters format each second once; the text is logging.Formatter's, across seconds."""
+    for log_format in ("text", "json"):
+        ours, theirs = make_handler(log_format).formatter, logging.Formatter()
+        assert ours is not None
+        for created in (1.5, 1.999, 2.0, 2.001, 86_400.25, 1.75):
+            record = _record()
+            record.created, record.msecs = created, int((created - int(created)) * 1000) + 0.0
+            assert ours.formatTime(record) == theirs.formatTime(record)
+            assert ours.formatTime(record, "%H") == theirs.formatTime(record, "%H")
