@@ -30,7 +30,8 @@ BIN = Path(sys.executable).parent
 # gunicorn and the apps it serves run from a production install (requirements.lock only,
 # `make bench` builds it): the bench's and the tests' packages are not in a deployed worker,
 # and some (opentelemetry-api, which FastAPI needs) are imported by redis-py when present.
-SERVED_BIN = Path(os.environ.get("BENCH_SERVED_BIN") or BIN)
+# Absolute (not resolved: a venv's python is a symlink): BENCH_BEFORE serves from another directory.
+SERVED_BIN = Path(os.environ.get("BENCH_SERVED_BIN") or BIN).absolute()
 RESULTS = ROOT / "bench" / "results"
 LUA = ROOT / "bench" / "wrk" / "load.lua"
 ID_FORMAT = "b{:07d}"  # seeded ids; bench/wrk/load.lua builds the same ones
