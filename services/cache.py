@@ -35,6 +35,7 @@ serves an entry older than a write it acknowledged.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -247,9 +248,9 @@ def read_through(
             cached = _unwrap(cached, seen)
         body = _unwrap(cached, version) if cached is not None else None
         if body is not None:
-            metrics.CACHE.labels("hit").inc()
+            _lookups("hit").inc()
             return body, True
-    metrics.CACHE.labels("miss").inc()
+    _lookups("miss").inc()
     body = load()
     try:
         fill = _FILL_STAMPED if shared else _FILL
@@ -259,6 +260,12 @@ def read_through(
     except Unavailable:
         state.failed()
     return body, False
+
+
+@functools.cache
+def _lookups(result: str) -> Any:
+    """The lookup counter's child for ``result``: ``labels()`` validates and locks per call."""
+    return metrics.CACHE.labels(result)
 
 
 def _lookup(state: CacheState, kind: str, ident: str, shared: bool) -> tuple[str, str, str, Any, Any]:

@@ -74,7 +74,14 @@ class GunicornLogger(glogging.Logger):
         if not (self.access_log_enabled and log.isEnabledFor(logging.INFO)):
             return
         try:
-            atoms = self.atoms_wrapper_class(self.atoms(resp, req, environ, request_time))
+            atoms = self.atoms(resp, req, environ, request_time)
+            if self.lean_atoms:
+                # Every atom the format names is here: SafeAtoms' lookups would only escape quotes.
+                for name in QUOTED_ATOMS:
+                    if '"' in atoms[name]:
+                        atoms[name] = atoms[name].replace('"', '\\"')
+            else:
+                atoms = self.atoms_wrapper_class(atoms)
             fn, lno = ACCESS_CALLER
             log.handle(log.makeRecord(log.name, logging.INFO, fn, lno, self.access_format, (atoms,), None))
         except Exception:
@@ -102,5 +109,7 @@ class GunicornLogger(glogging.Logger):
         return atoms
 
 
+# The lean atoms a client writes (the request line, Referer, User-Agent); quoted in the line.
+QUOTED_ATOMS = ("r", "f", "a")
 # Where an access line says it comes from (``file:line``): the method above.
 ACCESS_CALLER = (GunicornLogger.access.__code__.co_filename, GunicornLogger.access.__code__.co_firstlineno)

@@ -149,8 +149,9 @@ def test_access_line_is_gunicorns_own_record():
     environ = {
         "REMOTE_ADDR": "10.0.0.7",
         "REQUEST_METHOD": "GET",
-        "RAW_URI": "/x",
+        "RAW_URI": '/x?q="y"',
         "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_USER_AGENT": 'agent "quoted"',
     }
     resp = SimpleNamespace(status="404 NOT FOUND", sent=9, headers=[("X-Request-ID", "r-2")])
     took = timedelta(microseconds=2500)
@@ -175,11 +176,8 @@ def test_access_line_is_gunicorns_own_record():
             logger.access_log.removeHandler(keep)
         [record] = keep.records
         lines[kind] = (record.levelno, record.getMessage(), record.request_id)
-    assert (
-        lines[GunicornLogger]
-        == lines[Logger]
-        == (logging.INFO, '10.0.0.7 "GET /x HTTP/1.1" 404 9 2ms "-" "-"', "r-2")
-    )
+    line = r'10.0.0.7 "GET /x?q=\"y\" HTTP/1.1" 404 9 2ms "-" "agent \"quoted\""'
+    assert lines[GunicornLogger] == lines[Logger] == (logging.INFO, line, "r-2")
 
 
 def test_time_is_formatted_as_loggings_own():
