@@ -30,7 +30,7 @@ from typing import Any, TypeVar, cast
 
 from flask import Flask, current_app
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import Select, event, text
+from sqlalchemy import Insert, Select, Table, event, insert, text
 from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -704,8 +704,8 @@ class Query:
 class _Compiled:
     """A statement's SQL for one dialect, and the conversions its types declare there."""
 
-    def __init__(self, statement: Select, dialect: Dialect):
-        compiled = statement.compile(dialect=dialect)
+    def __init__(self, statement: Select | Insert, dialect: Dialect, column_keys: list[str] | None = None):
+        compiled = statement.compile(dialect=dialect, column_keys=column_keys)
         self.sql = compiled.string
         self.positions = compiled.positiontup if compiled.positional else None
         self.binds = {
@@ -713,7 +713,8 @@ class _Compiled:
             for name, bind in compiled.binds.items()
             if (process := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
         }
-        types = [column.type.dialect_impl(dialect) for column in statement.selected_columns]
+        selected = list(statement.selected_columns) if isinstance(statement, Select) else []
+        types = [column.type.dialect_impl(dialect) for column in selected]
         self.results = [each.result_processor(dialect, None) for each in types]
 
     def args(self, params: Mapping[str, Any]) -> Any:
@@ -730,11 +731,18 @@ class _Compiled:
 
 
 def _driver_error(
-    engine: Engine, fairy: Any, cursor: Any, err: Any, sql: str | None, args: Any
+    engine: Engine,
+    fairy: Any,
+    cursor: Any,
+    err: Any,
+    sql: str | None,
+    args: Any,
+    conn: Connection | None = None,
 ) -> DBAPIError:
     """The driver's error as SQLAlchemy's own handling leaves it: a connection lost by a
-    statement invalidates the pool (the retry connects anew) and counts toward the breaker
-    (a failed connect counts in ``GuardedPool.connect``)."""
+    statement invalidates the pool (the retry connects anew) and ``conn``, a session's
+    connection (its transaction must be rolled back), and counts toward the breaker (a
+    failed connect counts in ``GuardedPool.connect``)."""
     dialect = engine.dialect
     lost = dialect.is_disconnect(err, None if fairy is None else fairy.dbapi_connection, cursor)
     if lost and fairy is not None:
@@ -742,7 +750,87 @@ def _driver_error(
         if guard is not None:
             guard.lost(_connected_at(fairy))
         engine.pool._invalidate(fairy, err)  # what a Connection does on a disconnect
+        if conn is not None:
+            conn.invalidate(err)
     wrapped = DBAPIError.instance(
         sql, args, err, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
     )
     return cast(DBAPIError, wrapped)
+
+
+class _NoContext:
+    """What a column default gets for SQLAlchemy's execution context: ``RowInsert`` has none."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise TypeError("a column default that reads the execution context needs Session.execute")
+
+
+NO_CONTEXT = _NoContext()
+
+
+class RowInsert:
+    """One row into ``table`` in the session's transaction, sent on its DB-API cursor.
+
+    SQLAlchemy still begins and commits the transaction (the session's connection, breaker
+    slot, events), fills the columns' Python-side defaults (scalar or callable, as
+    ``last_inserted_params()`` shows them), converts values with the types' bind processors
+    and wraps driver errors (``IntegrityError`` for a taken key; a lost connection is
+    invalidated and the transaction retried whole). Skipped: ``Session.execute`` and the
+    Connection's per-statement machinery, 150 us of a POST's two INSERTs (bench/README.md).
+    Under ``SQLALCHEMY_ECHO`` the statement goes through SQLAlchemy, which logs it."""
+
+    def __init__(self, table: Table):
+        self.statement = insert(table)
+        self.defaults = {}
+        for column in table.columns:
+            default = column.default
+            if default is None:
+                continue
+            if not (default.is_scalar or default.is_callable):
+                raise TypeError(f"{table.name}.{column.key}: only Python-side defaults are filled here")
+            self.defaults[column.key] = default
+        self._compiled: weakref.WeakKeyDictionary[Dialect, dict[frozenset[str], _Compiled]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def values(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``params`` with the defaults of the columns they leave out."""
+        values = dict(params)
+        for key, default in self.defaults.items():
+            if key not in values:
+                values[key] = default.arg(NO_CONTEXT) if default.is_callable else default.arg  # type: ignore[attr-defined]
+        return values
+
+    def run(self, session: Session | scoped_session, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Insert the row; returns its values as sent, defaults included."""
+        session.flush()  # what Session.execute's autoflush sends first (ORM changes, in order)
+        conn = session.connection()
+        values = self.values(params)
+        engine = conn.engine
+        if engine.echo:
+            conn.execute(self.statement, values)
+            return values
+        by_keys = self._compiled.get(engine.dialect)
+        if by_keys is None:
+            by_keys = self._compiled[engine.dialect] = {}
+        keys = frozenset(values)
+        compiled = by_keys.get(keys)
+        if compiled is None:
+            compiled = by_keys[keys] = _Compiled(self.statement, engine.dialect, sorted(keys))
+        args = compiled.args(values)
+        fairy = conn.connection
+        cursor = None
+        try:
+            cursor = fairy.cursor()
+            cursor.execute(compiled.sql, args)
+            cursor.close()
+        except engine.dialect.loaded_dbapi.Error as err:
+            raise _driver_error(engine, fairy, cursor, err, compiled.sql, args, conn) from err
+        except BaseException:
+            if not conn.invalidated:
+                conn.invalidate()  # interrupted mid-protocol: never back to the pool as it is
+            raise
+        guard: Breaker | None = getattr(engine.pool, "breaker", None)
+        if guard is not None:
+            guard.succeeded()  # as the session engine's after_cursor_execute does
+        return values

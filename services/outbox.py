@@ -19,11 +19,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, cast
 
 from flask import current_app
-from sqlalchemy import CursorResult, Table, delete, func, insert, select, update
+from sqlalchemy import CursorResult, Table, delete, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from core.errors import DomainError
-from extensions import amqp, db
+from extensions import amqp, database, db
 from models import OutboxEvent
 from models.base import column_values
 from models.outbox import LAST_ERROR_MAX_LENGTH
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from pika.adapters.blocking_connection import BlockingChannel
 
 SOURCE = "wdapi"
-INSERT = insert(cast(Table, OutboxEvent.__table__))  # built once: the values are parameters
+INSERT = database.RowInsert(cast(Table, OutboxEvent.__table__))  # built once: the values are parameters
 
 
 def _snapshot(record) -> dict:
@@ -69,7 +69,8 @@ def add(*, event_type: str, record, version: int | None = None) -> None:
 
     Flushes a mapped record first so generated values (id, timestamps, version) are in
     the event; a flush error (IntegrityError) propagates to the caller as its commit's
-    would. The event row is a Core INSERT: the ORM's unit of work costs more than the row."""
+    would. The event row is one INSERT on the transaction (``database.RowInsert``): the ORM's
+    unit of work costs more than the row."""
     if not isinstance(record, Mapping):
         db.session.flush()
     event = envelope(event_type=event_type, record=record, version=version)
@@ -80,7 +81,7 @@ def add(*, event_type: str, record, version: int | None = None) -> None:
         "payload": json.dumps(event, ensure_ascii=False, separators=(",", ":")),
         "attempts": 0,
     }
-    db.session.execute(INSERT, row)
+    INSERT.run(db.session, row)
 
 
 def get_pending_summary() -> tuple[int, datetime | None]:
