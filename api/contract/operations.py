@@ -34,6 +34,7 @@ from marshmallow import Schema
 
 from api.contract.dumping import Dump, dumper
 from api.contract.parsing import check_header, check_path, load_body, load_optional_body, load_query
+from api.contract.rendered import render_json
 
 OPERATION_ATTR = "__operation__"
 PATH_ATTR = "__path_schema__"
@@ -128,7 +129,9 @@ class Operation:
         if success.schema is None:
             return "", code, headers
         data = obj.data if isinstance(obj, Dumped) else (success.dump or success.schema.dump)(obj)
-        return data, code, headers
+        # The bytes and Content-Type RESTX's output_json would send, without its two parses of
+        # Accept (every answer is JSON) and its representation lookups.
+        return current_app.response_class(render_json(data), code, headers, mimetype="application/json")
 
 
 @dataclass(frozen=True)

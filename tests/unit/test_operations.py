@@ -1,14 +1,11 @@
 """The operation decorators: what they record and how they dump (no app)."""
 
-import pytest
-from flask import Response
 from marshmallow import Schema, fields
 
 from api import DEMO_NAMESPACES, NAMESPACES
 from api.contract.operations import (
     OPERATION_ATTR,
     PATH_ATTR,
-    Dumped,
     body,
     errors,
     operations,
@@ -63,21 +60,6 @@ def test_query_adds_400_and_path_schema_reaches_every_operation():
     op = operations(Thing)["get"]
     assert op.errors == [400] and type(op.path) is ThingPath
     assert type(getattr(Thing, PATH_ATTR)) is ThingPath
-
-
-def test_finish_dumps_with_the_schema_of_the_returned_status():
-    op = getattr(returns(201, ThingOut)(returns(200, ThingOut)(view)), OPERATION_ATTR)
-    assert op.finish(({"name": "a", "secret": "s"}, 201, {"X": "1"})) == ({"name": "a"}, 201, {"X": "1"})
-    with pytest.raises(TypeError, match="must return its status"):
-        op.finish({"name": "a"})
-
-
-def test_finish_passes_dumped_bodies_and_responses_through():
-    op = getattr(returns(200, ThingOut)(returns(204)(errors(404)(view))), OPERATION_ATTR)
-    assert op.finish((Dumped({"raw": 1}), 200)) == ({"raw": 1}, 200, None)
-    assert op.finish((None, 204)) == ("", 204, None)
-    response = Response(b"{}")
-    assert op.finish(response) is response
 
 
 def test_every_resource_method_of_the_api_is_a_declared_operation():
