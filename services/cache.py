@@ -46,6 +46,7 @@ from redis.commands.core import Script
 
 from core.errors import Unavailable
 from extensions import metrics, redis_store
+from extensions.redis_store import one_command
 
 EXTENSION = "wdapi.cache"
 # Generations outlive any reader (bounded by the DB read and worker timeouts) by far.
@@ -279,7 +280,7 @@ def _lookup(state: CacheState, kind: str, ident: str, shared: bool) -> tuple[str
             generation = _keys(kind, None, epoch)[1]
         with redis_store.session() as client:
             if not epoch:
-                cached, seen = client.mget(entry, generation)
+                cached, seen = one_command(client, "MGET", entry, generation)
                 return epoch, entry, generation, cached, seen
             found: list[Any] = _READ(keys=(entry, generation), args=(epoch,), client=client)
         if found[0] == 1:

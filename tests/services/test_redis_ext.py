@@ -124,3 +124,40 @@ def test_rate_limited_warning_logs_once_then_counts(caplog):
         assert warn("down %s", 5)
     messages = [r.getMessage() for r in caplog.records]
     assert messages == ["down 0 (0 similar warnings held back)", "down 5 (4 similar warnings held back)"]
+
+
+def test_one_command_answers_raw_and_a_failed_connection_reconnects():
+    """extensions.redis_store.one_command: the reply as Redis sends it, an error reply leaves
+    the connection in step, and one that fails the call (RedisError, as the client's) is
+    closed and replaced at the next checkout."""
+    import redis
+
+    from extensions.redis_store import one_command
+    from tests.helpers.faultproxy import FaultProxy
+    from tests.helpers.redis_support import TEST_REDIS_URL, redis_test_prefix, require_test_redis
+
+    require_test_redis()
+    url = redis.connection.parse_url(TEST_REDIS_URL)
+    key = redis_test_prefix() + "one"
+    with FaultProxy(url.get("host", "127.0.0.1"), url.get("port", 6379)) as proxy:
+        client = redis.Redis(
+            connection_pool=redis.BlockingConnectionPool(
+                host=proxy.host, port=proxy.port, db=url.get("db", 0), max_connections=1, socket_timeout=0.5
+            )
+        )
+        try:
+            client.set(key, b"v")
+            assert one_command(client, "MGET", key, key + ":none") == [b"v", None]
+            with pytest.raises(redis.ResponseError):
+                one_command(client, "INCR", key)  # not an integer: an error reply
+            assert one_command(client, "GET", key) == b"v"  # the same connection, in step
+            proxy.cut()
+            assert one_command(client, "GET", key) == b"v"  # the pool's checkout replaced it
+            proxy.mode = "blackhole"
+            with pytest.raises(redis.TimeoutError):
+                one_command(client, "GET", key)
+            proxy.mode = "forward"
+            assert one_command(client, "GET", key) == b"v"  # the failed one was closed: a new one
+        finally:
+            client.delete(key)
+            client.close()
