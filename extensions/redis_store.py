@@ -16,7 +16,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,8 +24,9 @@ from urllib.parse import urlsplit
 import redis
 from flask import Flask, current_app
 from redis.backoff import NoBackoff
+from redis.commands.core import Script
 from redis.connection import parse_url
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 from redis.retry import Retry
 from redis.sentinel import Sentinel, SentinelConnectionPool
 
@@ -84,6 +85,15 @@ def one_command(client: redis.Redis, *args: Any) -> Any:
         raise
     finally:
         pool.release(connection)
+
+
+def run_script(script: Script, client: redis.Redis, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+    """``script`` by EVALSHA, as ``one_command`` sends a command. A Redis that does not know
+    it (restarted, or a new master) gets it through redis-py's own call, which loads it."""
+    try:
+        return one_command(client, "EVALSHA", script.sha, len(keys), *keys, *args)
+    except NoScriptError:
+        return script(keys=keys, args=args, client=client)
 
 
 def sentinel_addresses(names: tuple[str, ...]) -> list[tuple[str, int]]:

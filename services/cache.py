@@ -46,7 +46,7 @@ from redis.commands.core import Script
 
 from core.errors import Unavailable
 from extensions import metrics, redis_store
-from extensions.redis_store import one_command
+from extensions.redis_store import one_command, run_script
 
 EXTENSION = "wdapi.cache"
 # Generations outlive any reader (bounded by the DB read and worker timeouts) by far.
@@ -71,7 +71,8 @@ local function stale()
 end
 """
 
-# Built once, run by EVALSHA: redis-py reloads a script Redis has lost (a restart).
+# Built once, run by EVALSHA (redis_store.run_script): a Redis that lost one (a restart) gets
+# it again.
 # KEYS: entry, generation. ARGV: epoch. {1, entry, generation}, or {0, current epoch}.
 _READ = Script(
     None,  # type: ignore[arg-type]  # no client: each call passes one
@@ -198,8 +199,8 @@ def _bump(state: CacheState, items: Iterable[tuple[str, str | None]]) -> None:
             if entry is not None:
                 entries.append(entry)
         with redis_store.session() as client:
-            done: list[Any] = _BUMP(
-                keys=(*generations, *entries), args=(epoch, len(generations), GENERATION_TTL), client=client
+            done: list[Any] = run_script(
+                _BUMP, client, (*generations, *entries), (epoch, len(generations), GENERATION_TTL)
             )
         if done[0] == 1:
             return
@@ -257,7 +258,7 @@ def read_through(
         fill = _FILL_STAMPED if shared else _FILL
         with redis_store.session() as client:
             args = (epoch, seen, version + b"|" + body, state.ttl)
-            fill(keys=(entry, generation), args=args, client=client)
+            run_script(fill, client, (entry, generation), args)
     except Unavailable:
         state.failed()
     return body, False
@@ -282,7 +283,7 @@ def _lookup(state: CacheState, kind: str, ident: str, shared: bool) -> tuple[str
             if not epoch:
                 cached, seen = one_command(client, "MGET", entry, generation)
                 return epoch, entry, generation, cached, seen
-            found: list[Any] = _READ(keys=(entry, generation), args=(epoch,), client=client)
+            found: list[Any] = run_script(_READ, client, (entry, generation), (epoch,))
         if found[0] == 1:
             return epoch, entry, generation, found[1], found[2]
         _new_epoch(state, found[1])

@@ -161,3 +161,26 @@ def test_one_command_answers_raw_and_a_failed_connection_reconnects():
         finally:
             client.delete(key)
             client.close()
+
+
+def test_run_script_loads_a_script_redis_does_not_know():
+    import uuid
+
+    import redis
+    from redis.commands.core import Script
+
+    from extensions.redis_store import run_script
+    from tests.helpers.redis_support import TEST_REDIS_URL, redis_test_prefix, require_test_redis
+
+    require_test_redis()
+    client = redis.Redis.from_url(TEST_REDIS_URL)
+    script = Script(None, f"return {{KEYS[1], ARGV[1], '{uuid.uuid4().hex}'}}".encode())  # type: ignore[arg-type]
+    key = redis_test_prefix() + "script"
+    try:
+        assert client.script_exists(script.sha) == [False]  # new text: no Redis has it
+        first = run_script(script, client, (key,), (b"a",))  # NOSCRIPT, then loaded and run
+        assert client.script_exists(script.sha) == [True]
+        assert run_script(script, client, (key,), (b"b",))[:2] == [key.encode(), b"b"]  # EVALSHA
+        assert first[:2] == [key.encode(), b"a"]
+    finally:
+        client.close()
