@@ -12,6 +12,7 @@ from api.pipeline.access import API_KEY_HEADER, auth_applies
 from core.paths import is_api_operation
 
 log = logging.getLogger(__name__)
+UNCHECKED = object()  # g.api_key_checked before the first check (None: no valid key)
 
 
 def register_auth(app: Flask) -> None:
@@ -35,10 +36,11 @@ def valid_api_key(supplied: str) -> bool:
 def request_api_key() -> str | None:
     """The request's API key if it is a valid one; checked once per request (the rate
     limiter asks first, then auth)."""
-    if "api_key_checked" not in g:
+    checked = g.get("api_key_checked", UNCHECKED)
+    if checked is UNCHECKED:
         supplied = request.headers.get(API_KEY_HEADER)
-        g.api_key_checked = supplied if supplied and valid_api_key(supplied) else None
-    return g.api_key_checked
+        checked = g.api_key_checked = supplied if supplied and valid_api_key(supplied) else None
+    return checked
 
 
 def require_api_key():

@@ -92,7 +92,8 @@ class Limiter:
         if self._retry_at and time.monotonic() < self._retry_at:
             return None if self.fallback.hit(item, key, SCOPE) else self.fallback
         try:
-            passed = self.strategy.hit(item, key, SCOPE)
+            # FixedWindowRateLimiter.hit, with the counter's name built once per caller.
+            passed = self.storage.incr(_counter(item, key), item.get_expiry()) <= item.amount
         except Exception as err:  # a per-request storage's Redis failed: never the request
             self._failed(err)
             return None if self.fallback.hit(item, key, SCOPE) else self.fallback
@@ -167,6 +168,11 @@ def caller() -> str:
     if key is not None:
         return _key_digest(key)
     return f"addr:{request.remote_addr or ''}"
+
+
+@lru_cache(maxsize=4096)  # a caller's counter per limit: its name is the same all window long
+def _counter(item: RateLimitItem, key: str) -> str:
+    return item.key_for(key, SCOPE)
 
 
 @lru_cache(maxsize=64)  # valid keys only: the configured few
