@@ -257,9 +257,9 @@ def _count_failure(ctx, breaker: Breaker) -> None:
 
 def _connected_at(fairy: Any) -> float:
     """When ``fairy``'s DB-API connection was opened (``time.time()``, the pool record's own
-    ``starttime``); 0 when it has no record."""
+    ``starttime``); without a record, now (its loss counts)."""
     record = getattr(fairy, "_connection_record", None)
-    return 0.0 if record is None else record.starttime
+    return math.inf if record is None else record.starttime
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

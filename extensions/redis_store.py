@@ -73,6 +73,8 @@ def one_command(client: redis.Redis, *args: Any) -> Any:
     wrapper, response callbacks and observability hooks). Failures raise what the client
     raises; a connection that failed is closed, as the client closes it, and reconnects at
     its next checkout."""
+    if client.connection is not None:  # bound to one connection (``session(replicated=True)``)
+        return client.execute_command(*args)
     pool = client.connection_pool
     connection = pool.get_connection()
     try:

@@ -76,10 +76,12 @@ class GunicornLogger(glogging.Logger):
         try:
             atoms = self.atoms(resp, req, environ, request_time)
             if self.lean_atoms:
-                # Every atom the format names is here: SafeAtoms' lookups would only escape quotes.
-                for name in QUOTED_ATOMS:
-                    if '"' in atoms[name]:
-                        atoms[name] = atoms[name].replace('"', '\\"')
+                # Every atom the format can name is here: what SafeAtoms' lookups add is the
+                # escaped quotes (any value a client sends or a header carries) and "-".
+                atoms.setdefault(ACCESS_REQUEST_ID, "-")
+                for name, value in atoms.items():
+                    if isinstance(value, str) and '"' in value:
+                        atoms[name] = value.replace('"', '\\"')
             else:
                 atoms = self.atoms_wrapper_class(atoms)
             fn, lno = ACCESS_CALLER
@@ -109,7 +111,5 @@ class GunicornLogger(glogging.Logger):
         return atoms
 
 
-# The lean atoms a client writes (the request line, Referer, User-Agent); quoted in the line.
-QUOTED_ATOMS = ("r", "f", "a")
 # Where an access line says it comes from (``file:line``): the method above.
 ACCESS_CALLER = (GunicornLogger.access.__code__.co_filename, GunicornLogger.access.__code__.co_firstlineno)

@@ -74,7 +74,7 @@ class _SecondsOnce:
         second, text = self._second
         if second != int(record.created):
             second = int(record.created)
-            text = time.strftime(TIME_FORMAT, time.localtime(second))
+            text = time.strftime(TIME_FORMAT, self.converter(second))  # type: ignore[attr-defined]
             self._second = (second, text)  # one tuple: threads see either second whole
         return MSEC_FORMAT % (text, record.msecs)
 

@@ -158,9 +158,14 @@ def test_one_command_answers_raw_and_a_failed_connection_reconnects():
                 one_command(client, "GET", key)
             proxy.mode = "forward"
             assert one_command(client, "GET", key) == b"v"  # the failed one was closed: a new one
+            # A client bound to one connection (session(replicated=True)) keeps it: WAIT counts it.
+            pinned = redis.Redis(connection_pool=client.connection_pool, single_connection_client=True)
+            assert one_command(pinned, "CLIENT", "ID") == pinned.client_id()
+            pinned.close()
         finally:
             client.delete(key)
             client.close()
+            client.connection_pool.disconnect()  # ours: the client does not close a pool it was given
 
 
 def test_run_script_loads_a_script_redis_does_not_know():

@@ -153,7 +153,7 @@ def test_access_line_is_gunicorns_own_record():
         "SERVER_PROTOCOL": "HTTP/1.1",
         "HTTP_USER_AGENT": 'agent "quoted"',
     }
-    resp = SimpleNamespace(status="404 NOT FOUND", sent=9, headers=[("X-Request-ID", "r-2")])
+    resp = SimpleNamespace(status="404 NOT FOUND", sent=9, headers=[("X-Request-ID", 'r"2')])
     took = timedelta(microseconds=2500)
 
     class Keep(logging.Handler):
@@ -177,7 +177,7 @@ def test_access_line_is_gunicorns_own_record():
         [record] = keep.records
         lines[kind] = (record.levelno, record.getMessage(), record.request_id)
     line = r'10.0.0.7 "GET /x?q=\"y\" HTTP/1.1" 404 9 2ms "-" "agent \"quoted\""'
-    assert lines[GunicornLogger] == lines[Logger] == (logging.INFO, line, "r-2")
+    assert lines[GunicornLogger] == lines[Logger] == (logging.INFO, line, 'r\\"2')
 
 
 def test_time_is_formatted_as_loggings_own():
