@@ -776,7 +776,7 @@ class RowInsert:
     ``last_inserted_params()`` shows them), converts values with the types' bind processors
     and wraps driver errors (``IntegrityError`` for a taken key; a lost connection is
     invalidated and the transaction retried whole). Skipped: ``Session.execute`` and the
-    Connection's per-statement machinery, 150 us of a POST's two INSERTs (bench/README.md).
+    Connection's per-statement machinery, about 125 us of a POST's two INSERTs (bench/README.md).
     Under ``SQLALCHEMY_ECHO`` the statement goes through SQLAlchemy, which logs it."""
 
     def __init__(self, table: Table):
