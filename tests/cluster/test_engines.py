@@ -70,6 +70,7 @@ def test_haproxy_drops_a_killed_galera_node_and_it_rejoins(galera, figures, vict
 
     rejoined = galera.restart(node)
     figures[f"galera {node.name} restarted: Synced again (IST)"] = rejoined
+    assert node.last_transfer == "IST"  # recovered position: no full SST, no locked donor
     back = wait_until(lambda: galera.haproxy_state()[node.name] == "UP", 10, "HAProxy takes it back")
     figures[f"galera {node.name} restarted: HAProxy UP after Synced"] = back
     assert galera.nodes[1].status("wsrep_cluster_size") == "3"

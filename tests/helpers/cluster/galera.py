@@ -6,7 +6,10 @@ Failure detection (what the failover figures depend on; docs/deployment-cluster.
   commits wait (certification needs the whole view), so the eviction bounds the write gap.
 - HAProxy: a clustercheck every 500 ms (``fall 2``: a node is out 1 s after it stops being
   Synced), and its open sessions are cut (``on-marked-down shutdown-sessions``) so the app's
-  pool reconnects at once instead of waiting on a dead socket.
+  pool reconnects at once instead of waiting on a dead socket; a connection a dead node
+  refuses before then is redispatched to another node.
+- A killed node is restarted as MariaDB's systemd unit does it (``galera_recovery`` first),
+  so it catches up by IST; without its recovered position it would ask for a full SST.
 HAProxy balances over the three nodes (``roundrobin``, per connection): writers on different
 nodes abort each other at certification (error 1213), which the app retries as a whole and
 settles by the compare-and-set on ``version``; the tier proves that, where a single writer
@@ -84,6 +87,7 @@ class GaleraNode:
         self.check_port = cluster_port()
         self.mariadbd = mariadbd
         self.daemon: Daemon | None = None
+        self.last_transfer = ""  # how the last restart caught up: "IST" or "SST"
 
     def argv(self, cluster_address: str, *, new_cluster: bool) -> list[str]:
         options = {
@@ -126,10 +130,25 @@ class GaleraNode:
             argv.append("--wsrep-new-cluster")
         return argv
 
-    def start(self, cluster_address: str, *, new_cluster: bool = False) -> None:
-        self.daemon = Daemon(
-            self.name, self.argv(cluster_address, new_cluster=new_cluster), self.dir / "stdout.log"
-        ).start()
+    def start(self, cluster_address: str, *, new_cluster: bool = False, position: str | None = None) -> None:
+        argv = self.argv(cluster_address, new_cluster=new_cluster)
+        if position is not None:
+            argv.append(f"--wsrep-start-position={position}")
+        self.daemon = Daemon(self.name, argv, self.dir / "stdout.log").start()
+
+    def recover_position(self, cluster_address: str) -> str:
+        """What MariaDB's systemd unit runs before it starts a crashed node (galera_recovery):
+        the position InnoDB holds, so the node asks for IST (the writesets it missed, from a
+        survivor's gcache) instead of a full SST, whose rsync donor locks its tables."""
+        log = self.dir / "recover.log"
+        argv = [a for a in self.argv(cluster_address, new_cluster=False) if not a.startswith("--log-error=")]
+        subprocess.run(
+            [*argv, "--wsrep-recover", f"--log-error={log}"], check=True, capture_output=True, timeout=120
+        )
+        for line in reversed(log.read_text(errors="replace").splitlines()):
+            if "WSREP: Recovered position:" in line:
+                return line.split("WSREP: Recovered position:", 1)[1].strip()
+        raise RuntimeError(f"Galera node {self.name}: no recovered position\n{log.read_text()[-2000:]}")
 
     def status(self, name: str) -> str | None:
         try:
@@ -268,6 +287,9 @@ class GaleraCluster:
                 f"    bind 127.0.0.1:{self.port}",
                 "    balance roundrobin",
                 "    option httpchk GET /",
+                # A new connection refused by a node not yet marked DOWN goes to another.
+                "    retries 2",
+                "    option redispatch 1",
                 "    http-check expect status 200",
                 # Down: its sessions are cut, so the app's pool reconnects at once.
                 f"    default-server inter {c['inter']} fall {c['fall']} rise {c['rise']}"
@@ -326,10 +348,33 @@ class GaleraCluster:
         assert node.daemon is not None
         node.daemon.kill()
 
+    def wait_evicted(self, node: GaleraNode, timeout: float = 30) -> float:
+        """Until every other node's view has dropped ``node``; seconds waited."""
+        others = [n for n in self.nodes if n is not node]
+        size = str(len(others))
+
+        def dropped() -> bool:
+            try:
+                return all(n.status("wsrep_cluster_size") == size for n in others)
+            except pymysql.MySQLError:
+                return False
+
+        return wait_until(dropped, timeout, f"the survivors drop {node.name}")
+
     def restart(self, node: GaleraNode, timeout: float = 180) -> float:
-        """Start a killed node again; seconds until it is Synced (it rejoins by IST or SST)."""
-        node.start(self.address)
-        return node.wait_synced(timeout)
+        """Start a killed node again as the packaged service would (its recovered position
+        first); seconds until it is Synced. It rejoins by IST while the survivors' gcache
+        holds what it missed."""
+        log = node.dir / "error.log"
+        seen = log.stat().st_size if log.exists() else 0
+        node.start(self.address, position=node.recover_position(self.address))
+        took = node.wait_synced(timeout)
+        with open(log, "rb") as f:
+            f.seek(seen)
+            # A joiner without a position asks for everything (an IST range from seqno 0).
+            full = b"IST uuid:00000000-0000-0000-0000-000000000000" in f.read()
+            node.last_transfer = "SST" if full else "IST"
+        return took
 
     def stop(self) -> None:
         for daemon in (self.haproxy, self.checker):
