@@ -26,6 +26,7 @@ from bench import harness
 from bench.harness import ID_FORMAT, PER_PAGE, RESULTS, TOKEN, Database, Server, env_int
 
 BARE = "bare"
+BARE_GTHREAD = "bare-gthread"
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,16 @@ def build_servers(settings: Settings, database: Database, redis_prefix: str) -> 
             {**os.environ, "BENCH_DATABASE_URL": database.url},
         ),
     ]
+    if "gthread" in settings.worker_classes:
+        servers.insert(
+            1,
+            Server(
+                BARE_GTHREAD,
+                "bare Flask (gthread)",
+                servers[0].argv,
+                {**bare_env, "GUNICORN_WORKER_CLASS": "gthread", "BENCH_BARE_THREADS": "4"},
+            ),
+        )
     app = os.environ.get("BENCH_APP", "run:app")
     for worker_class in settings.worker_classes:
         env = harness.project_env(database, worker_class=worker_class, cache=False, redis_prefix=redis_prefix)
@@ -321,6 +332,7 @@ def report(settings: Settings, servers: list[Server], results: dict, rss: dict, 
         + " | ".join(f"{rss[n]:.0f} MiB" + ("" if n == BARE else f" = {ratio(rss[n], rss_b)}") for n in names)
         + " |"
     )
+    lines += gthread_summary(results, [n for n in names if n.startswith("wdapi-gthread")], labels)
     lines += [
         "",
         "## Every figure",
@@ -354,6 +366,36 @@ def report(settings: Settings, servers: list[Server], results: dict, rss: dict, 
                 f"| {median(runs, 'db_us'):.0f} | {splits} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def gthread_summary(results: dict, projects: list[str], labels: dict[str, str]) -> list[str]:
+    """The project's gthread servers against bare Flask on the same worker class: what is left
+    once gunicorn's hand-off of each request to a thread, which bare pays too, is on both sides."""
+    rows = []
+    for case in CASES:
+        base = results.get((case.key, BARE_GTHREAD))
+        if not base:
+            continue
+        cells = []
+        for name in projects:
+            runs = results.get((case.key, name))
+            cells.append(
+                f"**{ratio(median(runs, 'rps'), median(base, 'rps'))}**, CPU "
+                f"{ratio(median(runs, 'cpu_us'), median(base, 'cpu_us'))}"
+                if runs
+                else "—"
+            )
+        rows.append(f"| {case.title} | " + " | ".join(cells) + " |")
+    if not rows or not projects:
+        return []
+    return [
+        "",
+        "## gthread: ratio to bare Flask on gthread (req/s, CPU per request)",
+        "",
+        "| request | " + " | ".join(labels[n] for n in projects) + " |",
+        "| --- |" + " --- |" * len(projects),
+        *rows,
+    ]
 
 
 def git_commit() -> str:
