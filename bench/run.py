@@ -118,13 +118,14 @@ def build_servers(settings: Settings, database: Database, redis_prefix: str) -> 
             {**os.environ, "BENCH_DATABASE_URL": database.url},
         ),
     ]
-    if "gthread" in settings.worker_classes:
+    if any(w.partition(":")[0] == "gthread" for w in settings.worker_classes):
         servers.insert(
             1,
             Server(
                 BARE_GTHREAD,
                 "bare Flask (gthread)",
                 servers[0].argv,
+                # The project's shipped GUNICORN_THREADS (settings/declaration.py).
                 {**bare_env, "GUNICORN_WORKER_CLASS": "gthread", "BENCH_BARE_THREADS": "4"},
             ),
         )
@@ -332,7 +333,7 @@ def report(settings: Settings, servers: list[Server], results: dict, rss: dict, 
         + " | ".join(f"{rss[n]:.0f} MiB" + ("" if n == BARE else f" = {ratio(rss[n], rss_b)}") for n in names)
         + " |"
     )
-    lines += gthread_summary(results, [n for n in names if n.startswith("wdapi-gthread")], labels)
+    lines += gthread_summary(results, [n for n in names if n == "wdapi-gthread"], labels)
     lines += [
         "",
         "## Every figure",

@@ -1,7 +1,7 @@
 """The ceiling: bare Flask + PyMySQL serving the benchmark's requests.
 
 No ORM, no schemas, no RESTX, no hooks: raw SQL on one autocommit connection per thread
-and ``json.dumps``. Run by ``bench/run.py`` under gunicorn (sync workers) as
+and ``json.dumps``. Run by ``bench/run.py`` under gunicorn (sync workers, and gthread) as
 ``bench.baselines.bare_flask:app``; ``BENCH_DB_NAME`` names the database.
 """
 

@@ -10,4 +10,4 @@ workers = 2
 threads = int(os.environ.get("BENCH_BARE_THREADS", "1"))
 worker_class = "gthread" if threads > 1 else "sync"  # gunicorn's own choice for threads > 1
 accesslog = None
-loglevel = "info"  # startup lines only: bench/run.py checks "Using worker: sync"
+loglevel = "info"  # startup lines only: bench/harness.py checks "Using worker: ..."

@@ -68,6 +68,7 @@ def test_haproxy_drops_a_killed_galera_node_and_it_rejoins(galera, figures, vict
     assert status == "2"
     assert node.name not in routes(galera)
 
+    galera.wait_evicted(node)  # as tests/cluster/test_failover.py: the view without it first
     rejoined = galera.restart(node)
     figures[f"galera {node.name} restarted: Synced again (IST)"] = rejoined
     assert node.last_transfer == "IST"  # recovered position: no full SST, no locked donor

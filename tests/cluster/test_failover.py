@@ -27,7 +27,7 @@ DATABASE = "wdapi_cluster"
 EXCHANGE = "wdapi-cluster-events"
 QUEUE = "wdapi-cluster-events"
 WARM_UP = 5.0  # load before the first kill
-DOWN_FOR = 3.0  # a killed server stays down this long before it is started again
+DOWN_FOR = 3.0  # a killed Redis or RabbitMQ node stays down this long before it is started again
 # A killed Galera node comes back as MariaDB's systemd unit brings it back: RestartSec=5s after
 # the crash, by when the survivors have dropped it. Rejoining with a new identity while they
 # install the view without it can stall the membership (seen: 6.5-9 s, both survivors

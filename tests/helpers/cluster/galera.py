@@ -141,6 +141,7 @@ class GaleraNode:
         the position InnoDB holds, so the node asks for IST (the writesets it missed, from a
         survivor's gcache) instead of a full SST, whose rsync donor locks its tables."""
         log = self.dir / "recover.log"
+        log.unlink(missing_ok=True)  # only this run's position counts
         argv = [a for a in self.argv(cluster_address, new_cluster=False) if not a.startswith("--log-error=")]
         subprocess.run(
             [*argv, "--wsrep-recover", f"--log-error={log}"], check=True, capture_output=True, timeout=120
@@ -288,7 +289,6 @@ class GaleraCluster:
                 "    balance roundrobin",
                 "    option httpchk GET /",
                 # A new connection refused by a node not yet marked DOWN goes to another.
-                "    retries 2",
                 "    option redispatch 1",
                 "    http-check expect status 200",
                 # Down: its sessions are cut, so the app's pool reconnects at once.
@@ -349,32 +349,34 @@ class GaleraCluster:
         node.daemon.kill()
 
     def wait_evicted(self, node: GaleraNode, timeout: float = 30) -> float:
-        """Until every other node's view has dropped ``node``; seconds waited."""
+        """Until the other nodes form a primary component without ``node``; seconds waited."""
         others = [n for n in self.nodes if n is not node]
         size = str(len(others))
 
         def dropped() -> bool:
-            try:
-                return all(n.status("wsrep_cluster_size") == size for n in others)
-            except pymysql.MySQLError:
-                return False
+            return all(
+                n.status("wsrep_cluster_size") == size and n.status("wsrep_cluster_status") == "Primary"
+                for n in others
+            )
 
         return wait_until(dropped, timeout, f"the survivors drop {node.name}")
 
     def restart(self, node: GaleraNode, timeout: float = 180) -> float:
         """Start a killed node again as the packaged service would (its recovered position
-        first); seconds until it is Synced. It rejoins by IST while the survivors' gcache
-        holds what it missed."""
+        first); seconds from the recovery pass until it is Synced. It rejoins by IST while the
+        survivors' gcache holds what it missed."""
         log = node.dir / "error.log"
         seen = log.stat().st_size if log.exists() else 0
+        started = time.monotonic()
         node.start(self.address, position=node.recover_position(self.address))
-        took = node.wait_synced(timeout)
+        node.wait_synced(timeout)
         with open(log, "rb") as f:
             f.seek(seen)
-            # A joiner without a position asks for everything (an IST range from seqno 0).
-            full = b"IST uuid:00000000-0000-0000-0000-000000000000" in f.read()
-            node.last_transfer = "SST" if full else "IST"
-        return took
+            text = f.read()
+        # The rsync method's joiner script says which transfer it completed.
+        done = [kind for kind in ("IST", "SST") if f"rsync {kind} completed on joiner".encode() in text]
+        node.last_transfer = done[0] if len(done) == 1 else "unknown"
+        return time.monotonic() - started
 
     def stop(self) -> None:
         for daemon in (self.haproxy, self.checker):
