@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import click
 from flask import Flask
@@ -27,6 +28,20 @@ from settings.logs import configure_logging
 
 
 class App(Flask):
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._is_async: dict[Callable[..., Any], bool] = {}
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        """Flask's, with its answer kept per function: Flask asks ``inspect`` for every
+        hook and view on every request (a tenth of a ``/healthz`` answer's CPU). Keyed by
+        the plain function: a view's bound method is a new object on every request."""
+        key = getattr(func, "__func__", func)
+        is_async = self._is_async.get(key)
+        if is_async is None:
+            is_async = self._is_async[key] = super().ensure_sync(func) is not func
+        return super().ensure_sync(func) if is_async else func
+
     def make_default_options_response(self):
         # Flask answers OPTIONS with 200 and an empty text/html body; nothing to say is a 204.
         response = super().make_default_options_response()

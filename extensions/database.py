@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.pool import QueuePool
 
+from core.context import app_object
 from core.errors import Unavailable
 from extensions.metrics import DB_WRITE_RETRIES
 from settings.derived import read_engine_options
@@ -490,14 +491,14 @@ class Database(SQLAlchemy):
     def checked_out(self) -> int | None:
         """Connections in use in both pools (None where the pools keep no count)."""
         # The engines as init_app made them: Flask-SQLAlchemy's ``engine`` resolves per call.
-        pools = [engine.pool for engine in current_app.extensions[ENGINES]]
+        pools = [engine.pool for engine in app_object().extensions[ENGINES]]
         counts = [pool.checkedout() for pool in pools if isinstance(pool, QueuePool)]
         return sum(counts) if counts else None
 
     @property
     def breaker(self) -> Breaker | None:
         """This app's breaker (None for SQLite in memory); call in an app context."""
-        return current_app.extensions.get(BREAKER)
+        return app_object().extensions.get(BREAKER)
 
     def _teardown_session(self, exc: BaseException | None) -> None:
         # The rollback that ends a request fails when the server went away meanwhile; raised
@@ -614,7 +615,7 @@ def fetch_all(query: Query, params: Mapping[str, Any]) -> list[Any]:
 
 
 def _fetch(query: Query, params: Mapping[str, Any], *, one: bool) -> list[Any]:
-    engine: Engine = current_app.extensions[READ_ENGINE]
+    engine: Engine = app_object().extensions[READ_ENGINE]
     if engine.echo:  # SQLALCHEMY_ECHO logs what SQLAlchemy executes: let it
 
         def logged(conn: Connection) -> list[Any]:
@@ -622,11 +623,12 @@ def _fetch(query: Query, params: Mapping[str, Any], *, one: bool) -> list[Any]:
             return list(result.fetchmany(1) if one else result.all())
 
         return read(logged)
-    return _read_once_more_if_lost(lambda engine: query.fetch(engine, params, one=one))
+    return _read_once_more_if_lost(lambda engine: query.fetch(engine, params, one=one), engine)
 
 
-def _read_once_more_if_lost(attempt: Callable[[Engine], T]) -> T:
-    engine: Engine = current_app.extensions[READ_ENGINE]
+def _read_once_more_if_lost(attempt: Callable[[Engine], T], engine: Engine | None = None) -> T:
+    if engine is None:
+        engine = app_object().extensions[READ_ENGINE]
     result = _once_more_if_lost(engine, attempt)
     guard: Breaker | None = getattr(engine.pool, "breaker", None)
     if guard is not None:

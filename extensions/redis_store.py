@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import redis
-from flask import Flask, current_app
+from flask import Flask
 from redis.backoff import NoBackoff
 from redis.commands.core import Script
 from redis.connection import parse_url
@@ -30,6 +30,7 @@ from redis.exceptions import NoScriptError, RedisError, ResponseError
 from redis.retry import Retry
 from redis.sentinel import Sentinel, SentinelConnectionPool
 
+from core.context import app_object
 from core.errors import Unavailable
 from settings import ConfigError
 
@@ -257,7 +258,7 @@ class RedisStore:
 
     @property
     def state(self) -> RedisState:
-        return current_app.extensions["redis"]
+        return app_object().extensions["redis"]
 
     @property
     def client(self) -> redis.Redis:

@@ -44,6 +44,7 @@ from typing import Any, Protocol
 from flask import current_app
 from redis.commands.core import Script
 
+from core.context import app_object
 from core.errors import Unavailable
 from extensions import metrics, redis_store
 from extensions.redis_store import one_command, run_script
@@ -165,7 +166,7 @@ class CacheState:
 
 
 def _state() -> CacheState:
-    extensions = current_app.extensions
+    extensions = app_object().extensions
     state = extensions.get(EXTENSION)
     if state is None:  # built on first use; setdefault keeps one if two threads race here
         state = extensions.setdefault(EXTENSION, CacheState(current_app.config))

@@ -12,6 +12,7 @@ from flask import Response, current_app, request
 from werkzeug.exceptions import PreconditionRequired
 
 from api.contract.operations import header
+from core.context import request_object
 from services import wdtests
 
 ETAG_HEADER = {"ETag": {"type": "string", "description": "The representation's entity tag (RFC 9110)"}}
@@ -32,10 +33,11 @@ def page_etag(body: bytes) -> str:
 def conditional(response: Response, etag: str, *, weak: bool = False) -> Response:
     """``response`` with its ETag; 304 without a body when If-None-Match matches it."""
     response.set_etag(etag, weak=weak)
-    environ = request.environ
+    req = request_object()
+    environ = req.environ
     # Only these change a GET's answer here (If-Match: 412 when none matches).
     if "HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MATCH" in environ:
-        response.make_conditional(request)  # in place: 304 (412) and no body when it matches
+        response.make_conditional(req)  # in place: 304 (412) and no body when it matches
         # werkzeug adds a Date; the server (gunicorn, werkzeug's) sends its own: one only.
         response.headers.remove("Date")
     return response

@@ -29,12 +29,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Response, current_app
+from flask import Response
 from marshmallow import Schema
 
 from api.contract.dumping import Dump, dumper
 from api.contract.parsing import check_header, check_path, load_body, load_optional_body, load_query
 from api.contract.rendered import render_json
+from core.context import app_object
 
 OPERATION_ATTR = "__operation__"
 PATH_ATTR = "__path_schema__"
@@ -131,7 +132,7 @@ class Operation:
         data = obj.data if isinstance(obj, Dumped) else (success.dump or success.schema.dump)(obj)
         # The bytes and Content-Type RESTX's output_json would send, without its two parses of
         # Accept (every answer is JSON) and its representation lookups.
-        return current_app.response_class(render_json(data), code, headers, mimetype="application/json")
+        return app_object().response_class(render_json(data), code, headers, mimetype="application/json")
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,7 @@ def _operation(view: Callable) -> tuple[Callable, Operation]:
         if op.path is not None and op.path_checked:
             check_path(op.path, kwargs)
         for name, (_, value_schema) in op.headers.items():
-            longest = header_max_length(name, current_app.config, value_schema.get("maxLength"))
+            longest = header_max_length(name, app_object().config, value_schema.get("maxLength"))
             check_header(name, longest, value_schema.get("pattern"))
         if op.query is not None:
             kwargs["query"] = load_query(op.query)

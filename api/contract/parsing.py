@@ -9,6 +9,7 @@ from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from api.schemas.fields import DelimitedList
+from core.context import request_object
 from core.errors import InvalidInput
 
 
@@ -92,7 +93,7 @@ def load_query(schema: Schema) -> dict:
 def check_header(name: str, max_length: int, pattern: str | None = None) -> None:
     """A request header, when sent, must keep to ``max_length`` and match ``pattern`` (both
     documented in the spec)."""
-    value = request.headers.get(name)
+    value = request_object().headers.get(name)
     if value is None:
         return
     message = None

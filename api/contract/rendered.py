@@ -6,11 +6,12 @@ import hashlib
 import json
 from typing import Any
 
-from flask import Response, current_app
+from flask import Response
 from marshmallow import Schema, fields
 
 from api.contract.dumping import dumper
 from api.contract.responses import RESTX_JSON
+from core.context import app_object
 
 
 def render_json(data: Any) -> bytes:
@@ -58,4 +59,4 @@ class JSONRenderer:
 
 def json_response(body: bytes, headers: dict[str, str] | None = None) -> Response:
     """A 200 response carrying ``body`` as is (RESTX passes Response objects through)."""
-    return current_app.response_class(body, 200, headers, mimetype="application/json")
+    return app_object().response_class(body, 200, headers, mimetype="application/json")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import hmac
 import logging
 
-from flask import Flask, current_app, g, request
+from flask import Flask, request
 
 from api.contract.errors import problem
 from api.pipeline.access import API_KEY_HEADER, auth_applies
+from core.context import app_object, g_object, request_object
 from core.paths import is_api_operation
 
 log = logging.getLogger(__name__)
@@ -21,13 +22,14 @@ def register_auth(app: Flask) -> None:
 
 
 def needs_api_key() -> bool:
-    return is_api_operation(request.path) and auth_applies(current_app.config, request.method)
+    req = request_object()
+    return is_api_operation(req.path) and auth_applies(app_object().config, req.method)
 
 
 def valid_api_key(supplied: str) -> bool:
     supplied_bytes = supplied.encode("utf-8", "replace")
     matched = False
-    for key in current_app.config["API_KEYS"]:
+    for key in app_object().config["API_KEYS"]:
         # Every key is compared, so timing does not reveal which one nearly matched.
         matched |= hmac.compare_digest(supplied_bytes, key.encode())
     return matched
@@ -36,10 +38,11 @@ def valid_api_key(supplied: str) -> bool:
 def request_api_key() -> str | None:
     """The request's API key if it is a valid one; checked once per request (the rate
     limiter asks first, then auth)."""
-    checked = g.get("api_key_checked", UNCHECKED)
+    ctx = g_object()
+    checked = ctx.get("api_key_checked", UNCHECKED)
     if checked is UNCHECKED:
-        supplied = request.headers.get(API_KEY_HEADER)
-        checked = g.api_key_checked = supplied if supplied and valid_api_key(supplied) else None
+        supplied = request_object().headers.get(API_KEY_HEADER)
+        checked = ctx.api_key_checked = supplied if supplied and valid_api_key(supplied) else None
     return checked
 
 
@@ -48,7 +51,7 @@ def require_api_key():
         return None
     key = request_api_key()
     if key is not None:
-        g.api_key = key  # the caller, for what is kept per caller (Idempotency-Key)
+        g_object().api_key = key  # the caller, for what is kept per caller (Idempotency-Key)
         return None
     supplied = request.headers.get(API_KEY_HEADER)
     detail = f"Send a valid API key in the {API_KEY_HEADER} header."

@@ -7,9 +7,10 @@ import re
 import time
 from urllib.parse import unquote_to_bytes
 
-from flask import Flask, g, request
+from flask import Flask, request
 from werkzeug.exceptions import BadRequest, NotFound
 
+from core.context import g_object, request_object
 from core.paths import API_PREFIX
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -28,16 +29,17 @@ def register_request_hooks(app: Flask) -> None:
 
 
 def assign_request_id() -> None:
-    g.request_started = time.perf_counter()
-    supplied = request.headers.get(REQUEST_ID_HEADER, "")
+    ctx = g_object()
+    ctx.request_started = time.perf_counter()
+    supplied = request_object().headers.get(REQUEST_ID_HEADER, "")
     # 32 random hex digits, as nginx's $request_id (uuid4().hex cost twice as much).
-    g.request_id = supplied if SANE_REQUEST_ID.fullmatch(supplied) else os.urandom(16).hex()
+    ctx.request_id = supplied if SANE_REQUEST_ID.fullmatch(supplied) else os.urandom(16).hex()
 
 
 def reject_invalid_utf8() -> None:
     # werkzeug decodes the URL with errors="replace": "alias%FF" and "alias%FE" would both
     # become "alias\ufffd", one key. The WSGI environ holds the raw bytes (as latin-1).
-    environ = request.environ
+    environ = request_object().environ
     try:
         environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8")
     except UnicodeError:
@@ -58,17 +60,18 @@ def is_known_path(path: str) -> bool:
 
 
 def reject_unknown_paths() -> None:
-    if not is_known_path(request.path):
+    if not is_known_path(request_object().path):
         raise NotFound()
 
 
 def add_response_headers(response):
     if response.status_code == 204:
         response.headers.remove("Content-Type")  # no content, so no content type
-    request_id = g.get("request_id")
+    ctx = g_object()
+    request_id = ctx.get("request_id")
     if request_id:
         response.headers[REQUEST_ID_HEADER] = request_id
-    started = g.get("request_started")
+    started = ctx.get("request_started")
     if started is not None:
         elapsed_ms = (time.perf_counter() - started) * 1000
         response.headers["Server-Timing"] = f"app;dur={elapsed_ms:.1f}"

@@ -6,9 +6,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Blueprint, Flask, Response, g, request
+from flask import Blueprint, Flask, Response
 from sqlalchemy.exc import SQLAlchemyError
 
+from core.context import g_object, request_object
 from core.errors import DomainError
 from extensions import db, metrics
 from extensions.database import STATE_CODES
@@ -37,7 +38,7 @@ def register_metrics(app: Flask) -> None:
 
 
 def _start() -> None:
-    g.metrics_started = time.perf_counter()
+    g_object().metrics_started = time.perf_counter()
 
 
 # Each (endpoint, method, status) child, looked up once: ``labels()`` validates and locks
@@ -63,8 +64,9 @@ def _set(gauge, name: str, value: float) -> None:
 
 
 def _observe(response):
-    started = g.get("metrics_started")
-    requests, latency = _child(request.endpoint or "unmatched", request.method, response.status_code)
+    started = g_object().get("metrics_started")
+    req = request_object()
+    requests, latency = _child(req.endpoint or "unmatched", req.method, response.status_code)
     requests.inc()
     if started is not None:
         latency.observe(time.perf_counter() - started)

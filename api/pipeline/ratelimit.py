@@ -35,6 +35,7 @@ from redis.retry import Retry
 from api.contract.errors import problem
 from api.pipeline.access import rate_limit_applies
 from api.pipeline.auth import request_api_key
+from core.context import request_object
 from core.paths import is_api_operation
 from extensions.ratelimit_storage import SCHEME
 
@@ -78,7 +79,7 @@ class Limiter:
 
     def check(self):
         """before_request: None, or the 429 of the first limit this request breaches."""
-        if not is_api_operation(request.path):
+        if not is_api_operation(request_object().path):
             return None
         key = caller()
         for item in self.limits:
