@@ -14,6 +14,19 @@ from core.errors import InvalidInput
 
 
 class APIRequest(Request):
+    @property
+    def max_content_length(self) -> int | None:
+        """Flask's (MAX_CONTENT_LENGTH, unless set on this request), read from the config
+        once: Flask reads it through two context proxies each time, four times a body."""
+        limit = self._max_content_length
+        if limit is None:
+            limit = self._max_content_length = super().max_content_length
+        return limit
+
+    @max_content_length.setter
+    def max_content_length(self, value: int | None) -> None:
+        self._max_content_length = value
+
     def get_data(self, cache=True, as_text=False, parse_form_data=False):
         data = super().get_data(cache=cache, parse_form_data=parse_form_data)
         limit = self.max_content_length
