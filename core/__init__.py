@@ -1,2 +1,2 @@
-"""Leaf modules every layer may import: the domain errors and the URL paths. They import
-nothing of the project."""
+"""Leaf modules every layer may import: the domain errors, the URL paths, and Flask's context
+objects resolved once (``context``). They import nothing of the project."""
