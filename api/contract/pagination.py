@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import urlencode
 
-from flask import request
+from core.context import request_object
 
 
 def page_url(**changes: object) -> str:
     """This request's URL with ``changes`` to its query (a None value removes the parameter)."""
+    request = request_object()
     args: dict[str, object] = dict(request.args.to_dict())
     for name, value in changes.items():
         args.pop(name, None)
