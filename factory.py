@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from inspect import iscoroutinefunction
+from types import FunctionType
 from typing import Any
 
 import click
@@ -28,18 +30,27 @@ from settings.logs import configure_logging
 
 
 class App(Flask):
+    # The hooks and views a request runs are a few dozen functions; one made per request
+    # (an ``after_this_request`` closure) is not kept once the table is this full.
+    ENSURE_SYNC_KEPT = 512
+
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self._is_async: dict[Callable[..., Any], bool] = {}
+        self._is_async: dict[FunctionType, bool] = {}
 
     def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
         """Flask's, with its answer kept per function: Flask asks ``inspect`` for every
         hook and view on every request (a tenth of a ``/healthz`` answer's CPU). Keyed by
-        the plain function: a view's bound method is a new object on every request."""
+        the plain function: a view's bound method is a new object on every request.
+        Any other callable (a partial, a callable object) gets Flask's own answer."""
         key = getattr(func, "__func__", func)
+        if not isinstance(key, FunctionType):
+            return super().ensure_sync(func)
         is_async = self._is_async.get(key)
         if is_async is None:
-            is_async = self._is_async[key] = super().ensure_sync(func) is not func
+            is_async = iscoroutinefunction(key)
+            if len(self._is_async) < self.ENSURE_SYNC_KEPT:
+                self._is_async[key] = is_async
         return super().ensure_sync(func) if is_async else func
 
     def make_default_options_response(self):

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, cast
 
-from flask import Flask, current_app, g, request
+from flask import Flask, Request, current_app, g, request
 from flask.ctx import _AppCtxGlobals
 from werkzeug.local import LocalProxy
 
 app_object = cast(Callable[[], Flask], cast(LocalProxy[Any], current_app)._get_current_object)
-request_object = cast(LocalProxy[Any], request)._get_current_object
+request_object = cast(Callable[[], Request], cast(LocalProxy[Any], request)._get_current_object)
 g_object = cast(Callable[[], _AppCtxGlobals], cast(LocalProxy[Any], g)._get_current_object)

@@ -17,7 +17,7 @@ class APIRequest(Request):
     @property
     def max_content_length(self) -> int | None:
         """Flask's (MAX_CONTENT_LENGTH, unless set on this request), read from the config
-        once: Flask reads it through two context proxies each time, four times a body."""
+        once: Flask reads it through two context proxies each time, two to four times a body."""
         limit = self._max_content_length
         if limit is None:
             limit = self._max_content_length = super().max_content_length
