@@ -5,9 +5,9 @@ lazily and rebuilt when the process id changes, so a gunicorn worker never uses 
 pool (or socket) inherited over a fork. redis-py pools are thread-safe.
 
 With ``REDIS_SENTINELS`` the pool is redis-py's Sentinel pool for ``REDIS_SENTINEL_MASTER``:
-each new connection asks the sentinels for the master's address, and a connection error
-or a ``READONLY`` answer (the old master, demoted) drops the connection, so the next
-command reaches the promoted replica.
+each new connection asks the sentinels for the master's address and checks that it answers
+``ROLE`` as master (``CheckedSentinel``), and a connection error or a ``READONLY`` answer (the
+old master, demoted) drops the connection, so the next command reaches the promoted replica.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from flask import Flask
 from redis.backoff import NoBackoff
 from redis.commands.core import Script
 from redis.connection import parse_url
-from redis.exceptions import NoScriptError, RedisError, ResponseError
+from redis.exceptions import ConnectionError, NoScriptError, RedisError, ResponseError, TimeoutError
 from redis.retry import Retry
-from redis.sentinel import Sentinel, SentinelConnectionPool
+from redis.sentinel import MasterNotFoundError, Sentinel, SentinelConnectionPool
 
 from core.context import app_object
 from core.errors import Unavailable
@@ -36,6 +36,15 @@ from settings import ConfigError
 
 log = logging.getLogger(__name__)
 UNAVAILABLE = "Redis is unavailable; try again shortly."
+
+
+class RedisUnavailable(Unavailable):
+    """A Redis call failed. ``timed_out``: it waited out a timeout (Redis black-holed or
+    hung) rather than failing at once (refused, reset, no master yet)."""
+
+    def __init__(self, detail: str, *, timed_out: bool):
+        super().__init__(detail)
+        self.timed_out = timed_out
 
 
 class RateLimitedWarning:
@@ -64,6 +73,42 @@ class RateLimitedWarning:
 class BlockingSentinelPool(SentinelConnectionPool, redis.BlockingConnectionPool):
     """The Sentinel pool with the blocking pool's bound: a thread waits REDIS_POOL_TIMEOUT
     for a free connection instead of failing at once, as without Sentinel."""
+
+
+class CheckedSentinel(Sentinel):
+    """redis-py's Sentinel, with the check Redis's guide for Sentinel clients asks of them: the
+    address a sentinel names must answer ``ROLE`` as master. A sentinel that has not yet learnt
+    of a failover names the old master, dead or back as a replica; redis-py would connect to
+    it and stay there (a replica answers PING and reads), so this process could not invalidate
+    what the others read from the real master. Then the other sentinels are asked in turn.
+    Runs once per new connection: one more connect and round trip, never per command."""
+
+    def discover_master(self, service_name):
+        address = super().discover_master(service_name)  # puts the sentinel that answered first
+        if self._is_master(address):
+            return address
+        for n, sentinel in enumerate(self.sentinels[1:], start=1):
+            try:
+                masters: dict[str, Any] = sentinel.sentinel_masters()  # type: ignore[assignment]  # RESP2: a dict
+                state = masters.get(service_name)
+            except (ConnectionError, TimeoutError):
+                continue
+            if not state or not self.check_master_state(state, service_name):
+                continue
+            named = (state["ip"], state["port"])
+            if named != address and self._is_master(named):
+                self.sentinels[0], self.sentinels[n] = sentinel, self.sentinels[0]
+                return named
+        raise MasterNotFoundError(f"No sentinel names a master of {service_name!r} that answers as one")
+
+    def _is_master(self, address: tuple[str, int]) -> bool:
+        client = redis.Redis(*address, **self.connection_kwargs)
+        try:
+            return client.execute_command("ROLE")[0] in (b"master", "master")
+        except (ConnectionError, TimeoutError):
+            return False
+        finally:
+            client.close()
 
 
 def one_command(client: redis.Redis, *args: Any) -> Any:
@@ -172,7 +217,7 @@ class RedisState:
         # hung one at most connect + socket timeout before the next is asked) and
         # REDIS_PASSWORD, as limits' redis+sentinel storage sends it to them.
         options = self._options(connect_timeout, socket_timeout)
-        return Sentinel(self.sentinels, sentinel_kwargs=options, **options)
+        return CheckedSentinel(self.sentinels, sentinel_kwargs=options, **options)
 
     def _options(self, connect_timeout: float, socket_timeout: float) -> dict:
         # No retries: timeouts bound each command, and a pool reconnects stale sockets itself.
@@ -234,7 +279,7 @@ class RedisState:
             yield client
         except RedisError as exc:
             self.failed(exc)
-            raise Unavailable(UNAVAILABLE) from None
+            raise RedisUnavailable(UNAVAILABLE, timed_out=isinstance(exc, TimeoutError)) from None
         finally:
             if pinned is not None:
                 pinned.close()

@@ -27,10 +27,11 @@ is redone once under it. Entries of an old epoch are never read again and expire
 
 Redis failures never reach the caller: reads fall back to ``load`` and a failed
 invalidation is remembered and retried before this process next uses the cache. For
-``REDIS_RETRY_INTERVAL`` after a failure, reads and writes skip Redis altogether (writes
-only queue their invalidations), so an outage costs one timeout per interval, not one per
-request; the queue is replayed before this process reads the cache again, so it never
-serves an entry older than a write it acknowledged.
+``REDIS_RETRY_INTERVAL`` after a failure, reads skip Redis; so do writes (they only queue
+their invalidations) when the failure was a timeout, so an outage costs one timeout per
+interval, not one per request. After a prompt failure (refused, no master yet) each write
+tries again: the others may reach Redis already. The queue is replayed before this process
+reads the cache again, so it never serves an entry older than a write it acknowledged.
 """
 
 from __future__ import annotations
@@ -47,19 +48,22 @@ from redis.commands.core import Script
 from core.context import app_object
 from core.errors import Unavailable
 from extensions import metrics, redis_store
-from extensions.redis_store import one_command, run_script
+from extensions.redis_store import RedisUnavailable, one_command, run_script
 
 EXTENSION = "wdapi.cache"
 # Generations outlive any reader (bounded by the DB read and worker timeouts) by far.
 GENERATION_TTL = 24 * 3600
 PENDING_MAX = 10_000
 
-# The server's epoch ('' when it is not a master): changes with a promotion or a restart.
+# The server's epoch: changes with a promotion or a restart.
 # ARGV[1] is the epoch the caller expects; '' skips the check (no Sentinel).
 _EPOCH = b"""
 local function epoch()
   local replication = redis.call('INFO', 'replication')
-  if not string.find(replication, 'role:master', 1, true) then return '' end
+  if not string.find(replication, 'role:master', 1, true) then
+    -- A demoted master, still connected: redis-py drops a connection that answers READONLY.
+    error({err = 'READONLY this server is no longer the master'})
+  end
   local run_id = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)') or ''
   local replid = string.match(replication, 'master_replid:(%x+)') or ''
   return string.sub(run_id, 1, 12) .. string.sub(replid, 1, 12)
@@ -75,6 +79,7 @@ end
 # Built once, run by EVALSHA (redis_store.run_script): a Redis that lost one (a restart) gets
 # it again.
 # KEYS: entry, generation. ARGV: epoch. {1, entry, generation}, or {0, current epoch}.
+# Every script answers READONLY from a server that is not the master.
 _READ = Script(
     None,  # type: ignore[arg-type]  # no client: each call passes one
     _EPOCH
@@ -147,6 +152,7 @@ class CacheState:
         self.ttl: int = config["CACHE_TTL"]
         self.retry_interval: float = config["REDIS_RETRY_INTERVAL"]
         self.skip_until = 0.0
+        self.writes_skip_until = 0.0
         # Ids whose invalidation failed; retried before this process next reads the cache.
         self.pending: dict[tuple[str, str | None], None] = {}
         self.pending_lock = threading.Lock()
@@ -158,11 +164,17 @@ class CacheState:
         """False while the cache is off (no Redis, CACHE_TTL=0) or backing off after a failure."""
         return redis_store.state.enabled and self.ttl > 0 and time.monotonic() >= self.skip_until
 
-    def failed(self) -> None:
+    def failed(self, err: Unavailable) -> None:
         self.skip_until = time.monotonic() + self.retry_interval
+        # Writes skip Redis only after a timeout, so that an outage costs them no timeout each.
+        # After a prompt failure (refused, reset, no master yet) every write tries again: Redis
+        # may already be back for other processes (a promoted replica), which would serve the
+        # entries an invalidation this process only queued was meant to remove.
+        timed_out = getattr(err, "timed_out", True)
+        self.writes_skip_until = self.skip_until if timed_out else 0.0
 
-    def backing_off(self) -> bool:
-        return time.monotonic() < self.skip_until
+    def writes_backing_off(self) -> bool:
+        return time.monotonic() < self.writes_skip_until
 
 
 def _state() -> CacheState:
@@ -181,14 +193,6 @@ def _keys(kind: str, ident: str | None, epoch: str = "") -> tuple[str | None, st
     return key(*base, "entry", ident), key(*base, "gen", ident)
 
 
-def _new_epoch(state: CacheState, current: bytes) -> None:
-    """Adopt the epoch a script answered. Raises Unavailable when the server is no master
-    (a demoted one, still connected): nothing is read from or written to it."""
-    if not current:
-        raise Unavailable("Redis answered from a replica; the cache is skipped until the master answers.")
-    state.epoch = current.decode()
-
-
 def _bump(state: CacheState, items: Iterable[tuple[str, str | None]]) -> None:
     items = list(items)
     for _ in range(2):  # a second time under the epoch the first answered
@@ -205,8 +209,8 @@ def _bump(state: CacheState, items: Iterable[tuple[str, str | None]]) -> None:
             )
         if done[0] == 1:
             return
-        _new_epoch(state, done[1])
-    raise Unavailable("The Redis master changed twice in one call.")
+        state.epoch = done[1].decode()  # a new master (or a restart): redo under its epoch
+    raise RedisUnavailable("The Redis master changed twice in one call.", timed_out=False)
 
 
 def _flush_pending(state: CacheState) -> None:
@@ -242,8 +246,8 @@ def read_through(
     try:
         _flush_pending(state)
         epoch, entry, generation, cached, seen = _lookup(state, kind, ident, shared)
-    except Unavailable:
-        state.failed()
+    except Unavailable as err:
+        state.failed(err)
         return load(), False
     seen = seen or b""
     if cached is not None:
@@ -260,8 +264,8 @@ def read_through(
         with redis_store.session() as client:
             args = (epoch, seen, version + b"|" + body, state.ttl)
             run_script(fill, client, (entry, generation), args)
-    except Unavailable:
-        state.failed()
+    except Unavailable as err:
+        state.failed(err)
     return body, False
 
 
@@ -287,8 +291,8 @@ def _lookup(state: CacheState, kind: str, ident: str, shared: bool) -> tuple[str
             found: list[Any] = run_script(_READ, client, (entry, generation), (epoch,))
         if found[0] == 1:
             return epoch, entry, generation, found[1], found[2]
-        _new_epoch(state, found[1])
-    raise Unavailable("The Redis master changed twice in one call.")
+        state.epoch = found[1].decode()
+    raise RedisUnavailable("The Redis master changed twice in one call.", timed_out=False)
 
 
 def invalidate(*items: tuple[str, str | None]) -> None:
@@ -306,9 +310,9 @@ def invalidate(*items: tuple[str, str | None]) -> None:
             redis_store.state.warn(
                 "More than %d cache invalidations pending; the oldest was dropped", PENDING_MAX
             )
-    if state.backing_off():  # Redis failed just now: replayed by the next read or write after
+    if state.writes_backing_off():  # Redis timed out just now: replayed by the next read or write after
         return
     try:
         _flush_pending(state)
-    except Unavailable:
-        state.failed()
+    except Unavailable as err:
+        state.failed(err)

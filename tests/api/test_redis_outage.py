@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 
-from tests.helpers.faultproxy import BLACKHOLE, FORWARD, FaultProxy
+from tests.helpers.faultproxy import BLACKHOLE, FORWARD, REFUSE, FaultProxy
 from tests.helpers.ports import free_port
 from tests.helpers.problems import assert_problem
 from tests.helpers.redis_support import TEST_REDIS_URL, RedisServer, redis_test_prefix
@@ -163,3 +163,28 @@ def test_writes_skip_a_black_holed_redis_and_no_stale_read_after(make_app):
         assert (response.headers["X-Cache"], response.get_json()["name"]) == ("MISS", "v10")
         response = client.get("/api/v1/wdtests/bh")
         assert (response.headers["X-Cache"], response.get_json()["name"]) == ("HIT", "v10")
+
+
+def test_after_a_refusal_writes_invalidate_as_soon_as_redis_is_back(make_app):
+    """A refusal is prompt, so writes do not wait out the retry interval: the first write
+    after Redis is back invalidates at once, before another process (reaching Redis all
+    along) reads the record. Only a timeout makes writes skip Redis (the test above)."""
+    target = urlsplit(TEST_REDIS_URL)
+    prefix = redis_test_prefix()
+    with FaultProxy(target.hostname or "127.0.0.1", target.port or 6379) as proxy:
+        writer = make_app(
+            REDIS_URL=f"redis://127.0.0.1:{proxy.port}{target.path}",
+            REDIS_KEY_PREFIX=prefix,
+            REDIS_RETRY_INTERVAL=60.0,  # far beyond the test: only a retry per write can help
+        ).test_client()
+        reader = make_app(REDIS_KEY_PREFIX=prefix).test_client()
+        writer.post("/api/v1/wdtests", json={"id": "rf", "name": "v0"})
+        reader.get("/api/v1/wdtests/rf")
+        assert reader.get("/api/v1/wdtests/rf").headers["X-Cache"] == "HIT"
+
+        proxy.mode = REFUSE
+        assert writer.get("/api/v1/wdtests/rf").headers["X-Cache"] == "MISS"  # the writer backs off
+        proxy.mode = FORWARD
+        assert writer.patch("/api/v1/wdtests/rf", json={"name": "v1"}).status_code == 200
+        response = reader.get("/api/v1/wdtests/rf")
+        assert (response.headers["X-Cache"], response.get_json()["name"]) == ("MISS", "v1")

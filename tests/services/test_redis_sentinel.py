@@ -10,8 +10,10 @@ import json
 import time
 
 import pytest
+import redis
 
 from core.errors import Unavailable
+from extensions.redis_store import run_script
 from services import cache, idempotency, keyvalue, wdtests
 from tests.helpers.cluster.procs import until_available
 from tests.helpers.cluster.redis_sentinel import MASTER_NAME
@@ -116,3 +118,38 @@ def test_an_invalidation_the_failover_lost_cannot_make_a_read_stale(sentinel_gro
         assert reads[-1][1] is True  # cached again, under the new master's epoch
         assert app.extensions[cache.EXTENSION].epoch != epoch
         assert keyvalue.get(key="k").value == "replicated"  # what WAIT confirmed survived
+
+
+def test_a_sentinel_naming_a_replica_cannot_make_another_process_read_stale(sentinel_group, make_app):
+    """Two processes share the cache; the writer's first sentinel lags and names the replica
+    as the master. The writer must still invalidate on the master the reader reads from."""
+    prefix = f"lag-{time.monotonic_ns()}:"
+    current = sentinel_group.addresses
+    lagging = sentinel_group.start_lagging_sentinel()
+    assert lagging.client().sentinel_get_master_addr_by_name(MASTER_NAME)[1] == sentinel_group.replica.port
+    sentinels = {"REDIS_URL": "", "REDIS_SENTINEL_MASTER": MASTER_NAME, "REDIS_KEY_PREFIX": prefix}
+    writer = make_app(REDIS_SENTINELS=f"127.0.0.1:{lagging.port},{current}", **sentinels)
+    reader = make_app(REDIS_SENTINELS=current, **sentinels)
+
+    with reader.app_context():
+        wdtests.create(data={"id": "lag", "name": "old"})
+        assert [read("lag") for _ in range(2)] == [("old", False), ("old", True)]
+    with writer.app_context():
+        wdtests.update(wdtest_id="lag", changes={"name": "new"})
+        assert not writer.extensions[cache.EXTENSION].pending  # the invalidation reached the master
+        pool = writer.extensions["redis"].client.connection_pool
+        assert pool.master_address[1] == sentinel_group.current_master()[1]
+    with reader.app_context():
+        assert read("lag") == ("new", False)
+
+
+def test_a_demoted_master_still_connected_answers_the_cache_scripts_readonly(sentinel_group):
+    """A connection to a server that is no longer the master gets READONLY from every cache
+    script, which redis-py's Sentinel connection answers by dropping itself."""
+    replica = sentinel_group.replica.client()
+    try:
+        for script, args in ((cache._READ, ("e",)), (cache._BUMP, ("e", 1, 60))):
+            with pytest.raises(redis.exceptions.ReadOnlyError):
+                run_script(script, replica, ("k1", "k2"), args)
+    finally:
+        replica.close()

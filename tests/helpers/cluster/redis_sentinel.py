@@ -91,29 +91,45 @@ class SentinelCluster:
             interval=POLL,
         )
         for sentinel in self.sentinels:
-            config = sentinel.dir / "sentinel.conf"  # sentinel rewrites it: one file each
-            config.write_text(
-                "\n".join(
-                    [
-                        f"port {sentinel.port}",
-                        "bind 127.0.0.1",
-                        f"dir {sentinel.dir}",
-                        f"sentinel monitor {MASTER_NAME} 127.0.0.1 {self.master.port} {QUORUM}",
-                        f"sentinel down-after-milliseconds {MASTER_NAME} {DOWN_AFTER_MS}",
-                        f"sentinel failover-timeout {MASTER_NAME} {FAILOVER_TIMEOUT_MS}",
-                        f"sentinel parallel-syncs {MASTER_NAME} 1",
-                        "",
-                    ]
-                )
-            )
-            sentinel.daemon = Daemon(
-                sentinel.name, [self.server, str(config), "--sentinel"], sentinel.dir / "redis.log"
-            ).start()
+            self._start_sentinel(sentinel, self.master.port, QUORUM, DOWN_AFTER_MS)
         # Ready when every sentinel knows the replica and the other two sentinels: failover possible.
         for sentinel in self.sentinels:
             wait_until(lambda s=sentinel: self._sees_all(s), 60, f"{sentinel.name} sees the set", POLL)
         self.timings["total"] = time.monotonic() - started
         return self
+
+    def _start_sentinel(
+        self, sentinel: RedisServer, master_port: int, quorum: int, down_after_ms: int
+    ) -> None:
+        config = sentinel.dir / "sentinel.conf"  # sentinel rewrites it: one file each
+        config.write_text(
+            "\n".join(
+                [
+                    f"port {sentinel.port}",
+                    "bind 127.0.0.1",
+                    f"dir {sentinel.dir}",
+                    f"sentinel monitor {MASTER_NAME} 127.0.0.1 {master_port} {quorum}",
+                    f"sentinel down-after-milliseconds {MASTER_NAME} {down_after_ms}",
+                    f"sentinel failover-timeout {MASTER_NAME} {FAILOVER_TIMEOUT_MS}",
+                    f"sentinel parallel-syncs {MASTER_NAME} 1",
+                    "",
+                ]
+            )
+        )
+        sentinel.daemon = Daemon(
+            sentinel.name, [self.server, str(config), "--sentinel"], sentinel.dir / "redis.log"
+        ).start()
+
+    def start_lagging_sentinel(self) -> RedisServer:
+        """One more sentinel, naming the replica as the master: what a sentinel that has not
+        yet learnt of a failover answers when the old master is back as a replica. Its config
+        epoch is the others' (0), so their announcements never correct it; the replica reports
+        its role, but a sentinel holds such a master down only after down-after plus 20 s."""
+        lagging = RedisServer("sentinel-lagging", self.base, self.server)
+        self.sentinels.append(lagging)  # stopped with the others
+        self._start_sentinel(lagging, self.replica.port, 1, 60_000)
+        wait_until(lambda: lagging.client().sentinel_get_master_addr_by_name(MASTER_NAME), 30, "it names one")
+        return lagging
 
     def wait_healthy(self, timeout: float = 60) -> None:
         """Both servers up, one master and its linked replica, every sentinel seeing the set."""
