@@ -20,7 +20,7 @@ from tests.helpers.cluster.redis_sentinel import MASTER_NAME
 from tests.helpers.faultproxy import BLACKHOLE
 
 FP = idempotency.fingerprint(method="POST", path="/api/v1/wdtests", body=b"{}")
-RECOVERY_BOUND = 10.0  # seconds from the kill: down-after 1 s, election, promotion, retry interval
+RECOVERY_BOUND = 10.0  # seconds from the kill: down-after 2 s, election, promotion, retry interval
 
 
 def render(record) -> bytes:
