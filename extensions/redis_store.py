@@ -39,12 +39,13 @@ UNAVAILABLE = "Redis is unavailable; try again shortly."
 
 
 class RedisUnavailable(Unavailable):
-    """A Redis call failed. ``timed_out``: it waited out a timeout (Redis black-holed or
-    hung) rather than failing at once (refused, reset, no master yet)."""
+    """A Redis call failed. ``slow``: the failure cost the caller time (a timeout, a wait for
+    a pooled connection, a sentinel that hung) rather than coming at once (refused, reset,
+    no master yet)."""
 
-    def __init__(self, detail: str, *, timed_out: bool):
+    def __init__(self, detail: str, *, slow: bool):
         super().__init__(detail)
-        self.timed_out = timed_out
+        self.slow = slow
 
 
 class RateLimitedWarning:
@@ -87,7 +88,7 @@ class CheckedSentinel(Sentinel):
         address = super().discover_master(service_name)  # puts the sentinel that answered first
         if self._is_master(address):
             return address
-        for n, sentinel in enumerate(self.sentinels[1:], start=1):
+        for sentinel in self.sentinels[1:]:  # not reordered: other threads may be discovering too
             try:
                 masters: dict[str, Any] = sentinel.sentinel_masters()  # type: ignore[assignment]  # RESP2: a dict
                 state = masters.get(service_name)
@@ -97,7 +98,6 @@ class CheckedSentinel(Sentinel):
                 continue
             named = (state["ip"], state["port"])
             if named != address and self._is_master(named):
-                self.sentinels[0], self.sentinels[n] = sentinel, self.sentinels[0]
                 return named
         raise MasterNotFoundError(f"No sentinel names a master of {service_name!r} that answers as one")
 
@@ -107,6 +107,8 @@ class CheckedSentinel(Sentinel):
             return client.execute_command("ROLE")[0] in (b"master", "master")
         except (ConnectionError, TimeoutError):
             return False
+        except ResponseError:  # ROLE not allowed (an ACL): trust the sentinel, as redis-py does
+            return True
         finally:
             client.close()
 
@@ -272,6 +274,7 @@ class RedisState:
         client is bound to one connection, so ``replicas_acked`` waits for exactly these writes."""
         client = self.client
         pinned = None
+        started = time.monotonic()
         try:
             if replicated and self.wait_replicas:
                 pool = client.connection_pool
@@ -279,7 +282,9 @@ class RedisState:
             yield client
         except RedisError as exc:
             self.failed(exc)
-            raise RedisUnavailable(UNAVAILABLE, timed_out=isinstance(exc, TimeoutError)) from None
+            # Slow: it took at least half a connect timeout (a prompt refusal takes microseconds).
+            slow = time.monotonic() - started >= self.connect_timeout / 2
+            raise RedisUnavailable(UNAVAILABLE, slow=slow) from None
         finally:
             if pinned is not None:
                 pinned.close()

@@ -28,10 +28,11 @@ is redone once under it. Entries of an old epoch are never read again and expire
 Redis failures never reach the caller: reads fall back to ``load`` and a failed
 invalidation is remembered and retried before this process next uses the cache. For
 ``REDIS_RETRY_INTERVAL`` after a failure, reads skip Redis; so do writes (they only queue
-their invalidations) when the failure was a timeout, so an outage costs one timeout per
-interval, not one per request. After a prompt failure (refused, no master yet) each write
-tries again: the others may reach Redis already. The queue is replayed before this process
-reads the cache again, so it never serves an entry older than a write it acknowledged.
+their invalidations) when the failure was slow (a timeout, a wait for a pooled connection),
+so an outage costs one timeout per interval, not one per request. After a prompt failure
+(refused, no master yet) each write tries again, twice: the others may reach Redis already.
+The queue is replayed before this process reads the cache again, so it never serves an
+entry older than a write it acknowledged.
 """
 
 from __future__ import annotations
@@ -60,20 +61,20 @@ PENDING_MAX = 10_000
 _EPOCH = b"""
 local function epoch()
   local replication = redis.call('INFO', 'replication')
-  if not string.find(replication, 'role:master', 1, true) then
-    -- A demoted master, still connected: redis-py drops a connection that answers READONLY.
-    error({err = 'READONLY this server is no longer the master'})
-  end
+  if not string.find(replication, 'role:master', 1, true) then return nil end
   local run_id = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)') or ''
   local replid = string.match(replication, 'master_replid:(%x+)') or ''
   return string.sub(run_id, 1, 12) .. string.sub(replid, 1, 12)
 end
+-- false: the caller's epoch holds; a string: the current epoch; nil: not the master.
 local function stale()
   if ARGV[1] == '' then return false end
   local current = epoch()
   if current == ARGV[1] then return false end
   return current
 end
+-- A demoted master, still connected: redis-py drops a connection that answers READONLY.
+local NOT_MASTER = 'READONLY this server is no longer the master'
 """
 
 # Built once, run by EVALSHA (redis_store.run_script): a Redis that lost one (a restart) gets
@@ -85,6 +86,7 @@ _READ = Script(
     _EPOCH
     + b"""
 local current = stale()
+if current == nil then return redis.error_reply(NOT_MASTER) end
 if current then return {0, current} end
 return {1, redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2])}
 """,
@@ -95,7 +97,9 @@ _FILL = Script(
     None,  # type: ignore[arg-type]
     _EPOCH
     + b"""
-if not stale() and (redis.call('GET', KEYS[2]) or '') == ARGV[2] then
+local current = stale()
+if current == nil then return redis.error_reply(NOT_MASTER) end
+if not current and (redis.call('GET', KEYS[2]) or '') == ARGV[2] then
   redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4])
   return 1
 end
@@ -108,8 +112,10 @@ _FILL_STAMPED = Script(
     None,  # type: ignore[arg-type]
     _EPOCH
     + b"""
+local current = stale()
+if current == nil then return redis.error_reply(NOT_MASTER) end
 local seen = redis.call('GET', KEYS[2]) or ''
-if not stale() and seen == ARGV[2] then
+if not current and seen == ARGV[2] then
   redis.call('SET', KEYS[1], seen .. '|' .. ARGV[3], 'EX', ARGV[4])
   return 1
 end
@@ -124,6 +130,7 @@ _BUMP = Script(
     _EPOCH
     + b"""
 local current = stale()
+if current == nil then return redis.error_reply(NOT_MASTER) end
 if current then return {0, current} end
 local generations = tonumber(ARGV[2])
 for i, key in ipairs(KEYS) do
@@ -166,12 +173,12 @@ class CacheState:
 
     def failed(self, err: Unavailable) -> None:
         self.skip_until = time.monotonic() + self.retry_interval
-        # Writes skip Redis only after a timeout, so that an outage costs them no timeout each.
-        # After a prompt failure (refused, reset, no master yet) every write tries again: Redis
-        # may already be back for other processes (a promoted replica), which would serve the
-        # entries an invalidation this process only queued was meant to remove.
-        timed_out = getattr(err, "timed_out", True)
-        self.writes_skip_until = self.skip_until if timed_out else 0.0
+        # Writes skip Redis only after a slow failure, so that an outage costs them no timeout
+        # each. After a prompt one (refused, reset, no master yet) every write tries again:
+        # Redis may already be back for other processes (a promoted replica), which would
+        # serve the entries an invalidation this process only queued was meant to remove.
+        if getattr(err, "slow", True):
+            self.writes_skip_until = self.skip_until
 
     def writes_backing_off(self) -> bool:
         return time.monotonic() < self.writes_skip_until
@@ -210,7 +217,7 @@ def _bump(state: CacheState, items: Iterable[tuple[str, str | None]]) -> None:
         if done[0] == 1:
             return
         state.epoch = done[1].decode()  # a new master (or a restart): redo under its epoch
-    raise RedisUnavailable("The Redis master changed twice in one call.", timed_out=False)
+    raise RedisUnavailable("The Redis master changed twice in one call.", slow=False)
 
 
 def _flush_pending(state: CacheState) -> None:
@@ -292,7 +299,7 @@ def _lookup(state: CacheState, kind: str, ident: str, shared: bool) -> tuple[str
         if found[0] == 1:
             return epoch, entry, generation, found[1], found[2]
         state.epoch = found[1].decode()
-    raise RedisUnavailable("The Redis master changed twice in one call.", timed_out=False)
+    raise RedisUnavailable("The Redis master changed twice in one call.", slow=False)
 
 
 def invalidate(*items: tuple[str, str | None]) -> None:
@@ -310,9 +317,15 @@ def invalidate(*items: tuple[str, str | None]) -> None:
             redis_store.state.warn(
                 "More than %d cache invalidations pending; the oldest was dropped", PENDING_MAX
             )
-    if state.writes_backing_off():  # Redis timed out just now: replayed by the next read or write after
+    if state.writes_backing_off():  # Redis was slow just now: replayed by the next read or write after
         return
-    try:
-        _flush_pending(state)
-    except Unavailable as err:
-        state.failed(err)
+    for _ in range(2):
+        try:
+            _flush_pending(state)
+            return
+        except Unavailable as err:
+            state.failed(err)
+            if getattr(err, "slow", True):
+                return
+            # Prompt: the connection that failed is closed (a demoted master's, one the
+            # server reset); a new one may reach the master now. Once more, at once.

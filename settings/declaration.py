@@ -160,7 +160,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("REDIS_POOL_TIMEOUT", "float", 0.2, "seconds to wait for a pooled connection", validate=_min(0)),
     Setting("REDIS_KEY_PREFIX", "str", "wdapi:", "prefix of every key the app reads or writes"),
     Setting("REDIS_RETRY_INTERVAL", "float", 1.0, "seconds the cache skips Redis after a failure"
-            " (writes: after a timeout only)", validate=_min(0)),
+            " (writes: after a slow one only)", validate=_min(0)),
     Setting("REDIS_WARN_INTERVAL", "float", 60.0, "at most one outage warning per interval",
             validate=_min(0)),
     Setting("REDIS_SENTINELS", "names", (), "comma-separated sentinel host:port; set: used instead of"

@@ -126,7 +126,7 @@ def test_a_sentinel_naming_a_replica_cannot_make_another_process_read_stale(sent
     prefix = f"lag-{time.monotonic_ns()}:"
     current = sentinel_group.addresses
     lagging = sentinel_group.start_lagging_sentinel()
-    assert lagging.client().sentinel_get_master_addr_by_name(MASTER_NAME)[1] == sentinel_group.replica.port
+    assert sentinel_group.named_by(lagging) == sentinel_group.replica.port
     sentinels = {"REDIS_URL": "", "REDIS_SENTINEL_MASTER": MASTER_NAME, "REDIS_KEY_PREFIX": prefix}
     writer = make_app(REDIS_SENTINELS=f"127.0.0.1:{lagging.port},{current}", **sentinels)
     reader = make_app(REDIS_SENTINELS=current, **sentinels)

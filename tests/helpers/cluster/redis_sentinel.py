@@ -132,8 +132,18 @@ class SentinelCluster:
         lagging = RedisServer("sentinel-lagging", self.base, self.server)
         self.sentinels.append(lagging)  # stopped with the others
         self._start_sentinel(lagging, self.replica.port, 1, 60_000)
-        wait_until(lambda: lagging.client().sentinel_get_master_addr_by_name(MASTER_NAME), 30, "it names one")
+        wait_until(lambda: self.named_by(lagging) is not None, 30, "it names a master")
         return lagging
+
+    @staticmethod
+    def named_by(sentinel: RedisServer) -> int | None:
+        """The port of the master ``sentinel`` names (None: none yet)."""
+        client = sentinel.client()
+        try:
+            named = client.sentinel_get_master_addr_by_name(MASTER_NAME)
+            return None if named is None else int(named[1])
+        finally:
+            client.close()
 
     def wait_healthy(self, timeout: float = 60) -> None:
         """Both servers up, one master and its linked replica, every sentinel seeing the set."""
