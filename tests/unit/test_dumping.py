@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
+import marshmallow.schema
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -11,6 +12,7 @@ from sqlalchemy import create_engine, insert, select
 
 from api.contract.dumping import dumper
 from api.schemas.wdtests import wdtest_out, wdtest_page
+from extensions import database
 from services.wdtests import TABLE, Page
 
 ENGINE = create_engine("sqlite://")
@@ -30,7 +32,7 @@ records = st.fixed_dictionaries(
 
 
 def as_rows(values: list[dict]) -> list:
-    """The records as the list's query hands them over: SQLAlchemy Rows, read back."""
+    """The records as a filtered list's query hands them over: SQLAlchemy Rows, read back."""
     with ENGINE.begin() as conn:
         conn.execute(TABLE.delete())
         if values:
@@ -38,11 +40,17 @@ def as_rows(values: list[dict]) -> list:
         return conn.execute(select(*TABLE.c).order_by(TABLE.c.id)).all()
 
 
+def as_cursor_rows(values: list[dict]) -> list:
+    """The same as reads by id and unfiltered pages hand them over: database.Query's named tuples."""
+    as_rows(values)
+    return database.Query(select(*TABLE.c).order_by(TABLE.c.id)).fetch(ENGINE, {}, one=False)
+
+
 @settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(st.lists(records, max_size=5, unique_by=lambda r: r["id"]))
 def test_records_dump_as_marshmallow_dumps_them(values):
     dump = dumper(wdtest_out)
-    for row in as_rows(values):
+    for row in [*as_rows(values), *as_cursor_rows(values)]:
         assert dump(row) == wdtest_out.dump(row)
     for record in values:  # what a write returns
         obj = SimpleNamespace(**record, revision="1-x")
@@ -72,6 +80,15 @@ def test_plain_fields_skip_marshmallows_field_walk(monkeypatch):
     dump_page(page)
     # Only the cursor (a custom field) goes through marshmallow; every item field is plain.
     assert called == ["next_cursor"]
+
+
+def test_rows_are_read_by_attribute_without_marshmallows_accessor(monkeypatch):
+    # marshmallow's accessor tries row[attr] first: a TypeError raised and caught per field.
+    record = {"id": "a", "name": "n", "age": 3, "created_at": datetime.now(UTC), "version": 1}
+    rows = [*as_rows([record]), *as_cursor_rows([record])]
+    monkeypatch.setattr(marshmallow.schema, "get_value", lambda *a: pytest.fail("marshmallow's accessor"))
+    for row in rows:
+        assert dumper(wdtest_out)(row)["name"] == "n"
 
 
 class Inner(Schema):
