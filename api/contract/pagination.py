@@ -8,20 +8,27 @@ from urllib.parse import urlencode
 from core.context import request_object
 
 
-def page_url(**changes: object) -> str:
-    """This request's URL with ``changes`` to its query (a None value removes the parameter)."""
-    request = request_object()
-    args: dict[str, object] = dict(request.args.to_dict())
-    for name, value in changes.items():
-        args.pop(name, None)
-        if value is not None:
-            args[name] = value
-    return f"{request.base_url}?{urlencode(args)}"
+class PageURLs:
+    """This request's URL with changes to its query. Each parameter is encoded once, not
+    once per link: a page's four links would quote every unchanged pair four times."""
+
+    def __init__(self) -> None:
+        request = request_object()
+        self.base = request.base_url
+        self.pairs = {name: urlencode({name: value}) for name, value in request.args.to_dict().items()}
+
+    def __call__(self, **changes: object) -> str:
+        """The URL with ``changes`` moved to the end of the query (None removes a parameter):
+        what ``urlencode`` gives for the query updated in place."""
+        kept = [pair for name, pair in self.pairs.items() if name not in changes]
+        moved = [urlencode({name: value}) for name, value in changes.items() if value is not None]
+        return f"{self.base}?{'&'.join(kept + moved)}"
 
 
 def pagination_headers(page: Mapping) -> dict[str, str]:
     """Headers for a dumped page (``WdtestPage``): ``first``, ``prev``, ``next`` and ``last``
     links as far as the page knows them, and the total when it was counted."""
+    page_url = PageURLs()
     links = {"first": page_url(page=1, after=None)}
     number, pages = page.get("page"), page.get("pages")
     if number is None:  # reached by cursor: onwards only
