@@ -41,6 +41,7 @@ from sqlalchemy.pool import QueuePool
 from core.context import app_object
 from core.errors import Unavailable
 from extensions.metrics import DB_WRITE_RETRIES
+from extensions.mysql_driver import connect_dbapi
 from settings.derived import read_engine_options
 
 # What a database that cannot be reached raises: a refused or lost connection, an empty pool.
@@ -311,8 +312,9 @@ def _fast_handshake(fail_fast: float):
     # PyMySQL waits for the server's greeting with its read timeout: a black-holed server
     # would hold a new connection DB_READ_TIMEOUT, where DB_FAIL_FAST is the bound (a write's
     # retry after a lost connection connects anew). Statements keep their read timeout.
+    # PyMySQL's connection class parses each column definition once (extensions.mysql_driver).
     def do_connect(dialect, _record, cargs, cparams):
-        connection = dialect.loaded_dbapi.connect(*cargs, **{**cparams, "read_timeout": fail_fast})
+        connection = connect_dbapi(dialect, *cargs, **{**cparams, "read_timeout": fail_fast})
         connection._read_timeout = cparams.get("read_timeout")
         return connection
 
