@@ -171,14 +171,17 @@ class CacheState:
         """False while the cache is off (no Redis, CACHE_TTL=0) or backing off after a failure."""
         return redis_store.state.enabled and self.ttl > 0 and time.monotonic() >= self.skip_until
 
-    def failed(self, err: Unavailable) -> None:
+    def failed(self, err: Unavailable) -> bool:
+        """Back off after ``err``; True when it was slow (writes back off too)."""
         self.skip_until = time.monotonic() + self.retry_interval
         # Writes skip Redis only after a slow failure, so that an outage costs them no timeout
         # each. After a prompt one (refused, reset, no master yet) every write tries again:
         # Redis may already be back for other processes (a promoted replica), which would
         # serve the entries an invalidation this process only queued was meant to remove.
-        if getattr(err, "slow", True):
+        slow = getattr(err, "slow", True)
+        if slow:
             self.writes_skip_until = self.skip_until
+        return slow
 
     def writes_backing_off(self) -> bool:
         return time.monotonic() < self.writes_skip_until
@@ -319,13 +322,12 @@ def invalidate(*items: tuple[str, str | None]) -> None:
             )
     if state.writes_backing_off():  # Redis was slow just now: replayed by the next read or write after
         return
+    # After a prompt failure, once more at once: the connection that failed is closed (a
+    # demoted master's, one the server reset), and a new one may reach the master now.
     for _ in range(2):
         try:
             _flush_pending(state)
             return
         except Unavailable as err:
-            state.failed(err)
-            if getattr(err, "slow", True):
+            if state.failed(err):
                 return
-            # Prompt: the connection that failed is closed (a demoted master's, one the
-            # server reset); a new one may reach the master now. Once more, at once.

@@ -168,7 +168,7 @@ def test_writes_skip_a_black_holed_redis_and_no_stale_read_after(make_app):
 def test_after_a_refusal_writes_invalidate_as_soon_as_redis_is_back(make_app):
     """A refusal is prompt, so writes do not wait out the retry interval: the first write
     after Redis is back invalidates at once, before another process (reaching Redis all
-    along) reads the record. Only a timeout makes writes skip Redis (the test above)."""
+    along) reads the record. Only a slow failure makes writes skip Redis (the test above)."""
     target = urlsplit(TEST_REDIS_URL)
     prefix = redis_test_prefix()
     with FaultProxy(target.hostname or "127.0.0.1", target.port or 6379) as proxy:
