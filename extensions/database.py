@@ -567,28 +567,127 @@ def transaction(work: Callable[[], T], *, session: Session | scoped_session, aft
     connection lost before COMMIT. ``after()`` runs on every path out once COMMIT was
     sent, also when its answer was lost (the outcome unknown). Raises what ``work`` raises,
     and the last error when the attempts run out or a retry is not safe."""
-    for attempt in range(1, WRITE_ATTEMPTS + 1):
+
+    def attempt() -> tuple[T, Callable[[], None]]:
+        result = work()
+        session.flush()  # a failure here is before COMMIT: safe to run again
+        return result, session.commit
+
+    return _retried(attempt, lambda: _rollback(session), after)
+
+
+def _retried(
+    attempt: Callable[[], tuple[T, Callable[[], None]]],
+    rollback: Callable[[], None],
+    after: Callable[[], None],
+) -> T:
+    """``transaction``'s loop: ``attempt()`` does the work and gives its result and the
+    COMMIT to send; ``rollback()`` ends a failed attempt."""
+    for number in range(1, WRITE_ATTEMPTS + 1):
         committing = False
         try:
-            result = work()
-            session.flush()  # a failure here is before COMMIT: safe to run again
+            result, commit = attempt()
             committing = True
-            session.commit()
+            commit()
             return result
         except Exception as err:
-            _rollback(session)
+            rollback()
             reason = _retry_reason(err, committing)
-            if reason is None or attempt == WRITE_ATTEMPTS:
+            if reason is None or number == WRITE_ATTEMPTS:
                 if reason is not None:
-                    log.warning("write transaction gave up after %d attempts: %s", attempt, reason)
+                    log.warning("write transaction gave up after %d attempts: %s", number, reason)
                 raise
             DB_WRITE_RETRIES.labels(reason).inc()
-            log.info("write transaction retried (attempt %d failed: %s)", attempt, reason)
-            time.sleep(random.uniform(0, RETRY_BACKOFF * 2 ** (attempt - 1)))
+            log.info("write transaction retried (attempt %d failed: %s)", number, reason)
+            time.sleep(random.uniform(0, RETRY_BACKOFF * 2 ** (number - 1)))
         finally:
             if committing:
                 after()
     raise AssertionError("unreachable")  # the loop returns or raises
+
+
+InsertRow = Callable[["RowInsert", Mapping[str, Any]], dict[str, Any]]
+
+
+def insert_transaction(work: Callable[[InsertRow], T], *, engine: Engine, after: Callable[[], None]) -> T:
+    """``transaction`` for work that only inserts rows, each by ``insert(row_insert, params)``
+    (``RowInsert.run``'s values): on a pooled DB-API connection of ``engine``, with no ORM
+    session. The session's begin, commit, close and teardown were a sixth of a POST's
+    instructions (bench/README.md). Retried, rolled back and followed by ``after`` as
+    ``transaction``; the checkout counts in the breaker and holds a slot as the session's
+    does. Under SQLALCHEMY_ECHO the rows go through a session, which logs them."""
+    if engine.echo:
+        session = Session(engine)
+        try:
+            return transaction(
+                lambda: work(lambda row, params: row.run(session, params)), session=session, after=after
+            )
+        finally:
+            session.close()
+    held: list[Any] = []
+
+    def attempt() -> tuple[T, Callable[[], None]]:
+        fairy = _checkout(engine)
+        held.append(fairy)
+        if engine.dialect.name == "sqlite":  # as ``transaction``'s callers take the write lock
+            _send(engine, fairy, "BEGIN IMMEDIATE", ())
+        result = work(lambda row, params: row.send(engine, fairy, params))
+
+        def commit() -> None:
+            held.remove(fairy)
+            try:
+                engine.dialect.do_commit(fairy.dbapi_connection)
+                fairy.info[ENDED] = True  # answered: no ROLLBACK at checkin
+            except engine.dialect.loaded_dbapi.Error as err:
+                raise _driver_error(engine, fairy, None, err, "COMMIT", ()) from err
+            except BaseException:
+                fairy.invalidate()  # the outcome is unknown: never back to the pool as it is
+                raise
+            finally:
+                fairy.close()
+
+        return result, commit
+
+    def rollback() -> None:
+        for fairy in held:
+            fairy.close()  # the checkin rolls back (the transaction did not end)
+        held.clear()
+
+    try:
+        return _retried(attempt, rollback, after)
+    except BaseException:
+        for fairy in held:  # interrupted mid-protocol: never back to the pool as it is
+            fairy.invalidate()
+            fairy.close()
+        raise
+
+
+def _checkout(engine: Engine) -> Any:
+    """A pooled DB-API connection of ``engine``, driver errors wrapped as SQLAlchemy's."""
+    try:
+        return engine.raw_connection()
+    except (
+        engine.dialect.loaded_dbapi.Error
+    ) as err:  # Engine.connect() wraps these; raw_connection() does not
+        raise _driver_error(engine, None, None, err, None, None) from err
+
+
+def _send(engine: Engine, fairy: Any, sql: str, args: Any, conn: Connection | None = None) -> None:
+    """One statement on ``fairy``'s cursor; driver errors wrapped as ``_driver_error`` does."""
+    cursor = None
+    try:
+        cursor = fairy.cursor()
+        cursor.execute(sql, args)
+        cursor.close()
+    except engine.dialect.loaded_dbapi.Error as err:
+        raise _driver_error(engine, fairy, cursor, err, sql, args, conn) from err
+    except BaseException:
+        if conn is not None and not conn.invalidated:
+            conn.invalidate()  # interrupted mid-protocol: never back to the pool as it is
+        raise
+    guard: Breaker | None = getattr(engine.pool, "breaker", None)
+    if guard is not None:
+        guard.succeeded()  # as the session engine's after_cursor_execute does
 
 
 # --- Reads: one statement each, on the read engine ---------------------------------------
@@ -676,10 +775,7 @@ class Query:
 
     def fetch(self, engine: Engine, params: Mapping[str, Any], *, one: bool) -> list[Any]:
         dbapi_error = engine.dialect.loaded_dbapi.Error
-        try:
-            fairy = engine.raw_connection()
-        except dbapi_error as err:  # Engine.connect() wraps these; raw_connection() does not
-            raise _driver_error(engine, None, None, err, None, None) from err
+        fairy = _checkout(engine)
         try:
             # After the checkout: the first connect initializes the dialect (server version,
             # SQL mode), which the compiled SQL may depend on.
@@ -806,14 +902,22 @@ class RowInsert:
         return values
 
     def run(self, session: Session | scoped_session, params: Mapping[str, Any]) -> dict[str, Any]:
-        """Insert the row; returns its values as sent, defaults included."""
+        """Insert the row in ``session``'s transaction; returns its values as sent, defaults included."""
         session.flush()  # what Session.execute's autoflush sends first (ORM changes, in order)
         conn = session.connection()
-        values = self.values(params)
         engine = conn.engine
         if engine.echo:
+            values = self.values(params)
             conn.execute(self.statement, values)
             return values
+        return self.send(engine, conn.connection, params, conn)
+
+    def send(
+        self, engine: Engine, fairy: Any, params: Mapping[str, Any], conn: Connection | None = None
+    ) -> dict[str, Any]:
+        """Insert the row on ``fairy``, a pooled DB-API connection of ``engine`` (``conn``: the
+        session's Connection holding it); returns its values as sent, defaults included."""
+        values = self.values(params)
         by_keys = self._compiled.get(engine.dialect)
         if by_keys is None:
             by_keys = self._compiled[engine.dialect] = {}
@@ -821,20 +925,5 @@ class RowInsert:
         compiled = by_keys.get(keys)
         if compiled is None:
             compiled = by_keys[keys] = _Compiled(self.statement, engine.dialect, sorted(keys))
-        args = compiled.args(values)
-        fairy = conn.connection
-        cursor = None
-        try:
-            cursor = fairy.cursor()
-            cursor.execute(compiled.sql, args)
-            cursor.close()
-        except engine.dialect.loaded_dbapi.Error as err:
-            raise _driver_error(engine, fairy, cursor, err, compiled.sql, args, conn) from err
-        except BaseException:
-            if not conn.invalidated:
-                conn.invalidate()  # interrupted mid-protocol: never back to the pool as it is
-            raise
-        guard: Breaker | None = getattr(engine.pool, "breaker", None)
-        if guard is not None:
-            guard.succeeded()  # as the session engine's after_cursor_execute does
+        _send(engine, fairy, compiled.sql, compiled.args(values), conn)
         return values

@@ -58,6 +58,11 @@ def keyed(*, caller: str, key: str, fingerprint: str) -> Iterator[KeyedRequest]:
         _current.reset(token)
 
 
+def active() -> bool:
+    """Whether writes now run under a key (inside ``keyed``)."""
+    return _current.get() is not None
+
+
 def once(work: Callable[[], T], *, encode: Callable[[T], str], decode: Callable[[str], T]) -> T:
     """Inside a write transaction: ``work()``, recorded under the current key; or, when an
     earlier attempt with this key committed, its result again (``decode``d) without working.

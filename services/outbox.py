@@ -73,15 +73,20 @@ def add(*, event_type: str, record, version: int | None = None) -> None:
     unit of work costs more than the row."""
     if not isinstance(record, Mapping):
         db.session.flush()
+    INSERT.run(db.session, row(event_type=event_type, record=record, version=version))
+
+
+def row(*, event_type: str, record, version: int | None = None) -> dict:
+    """The outbox row of an event about ``record`` (see ``envelope``), for ``INSERT``: what
+    ``add`` inserts, for a transaction without a session (``database.insert_transaction``)."""
     event = envelope(event_type=event_type, record=record, version=version)
-    row = {
+    return {
         "event_id": event["id"],
         "event_type": event_type,
         "record_id": event["subject"],
         "payload": json.dumps(event, ensure_ascii=False, separators=(",", ":")),
         "attempts": 0,
     }
-    INSERT.run(db.session, row)
 
 
 def get_pending_summary() -> tuple[int, datetime | None]:

@@ -358,7 +358,7 @@ def _current(wdtest_id: str, expected: Collection[str] | None) -> Wdtest:
 
 
 Stale = list[tuple[str, str | None]]  # cache items a write makes stale (``cache.invalidate``)
-Work = Callable[[Stale], SimpleNamespace | None]
+Work = Callable[[database.InsertRow, Stale], SimpleNamespace | None]
 
 
 def _changed(wdtest_id: str) -> Stale:
@@ -366,12 +366,30 @@ def _changed(wdtest_id: str) -> Stale:
     return [(CACHE_KIND, wdtest_id), (LIST_CACHE_KIND, None)]
 
 
-def _write(work: Work, *, wdtest_id: str | None = None) -> SimpleNamespace | None:
+def _in_session(row: database.RowInsert, params: Mapping[str, Any]) -> dict[str, Any]:
+    return row.run(db.session, params)
+
+
+def _write(work: Work, *, wdtest_id: str | None = None, inserts_only: bool = False) -> SimpleNamespace | None:
     """Run ``work`` as one keyed, retried write transaction (``database.transaction``);
-    ``work`` appends the cache items it makes stale to the list it gets. They are
-    invalidated once COMMIT was sent, also when its answer was lost, and again when a
-    retry finds its first attempt committed (that attempt may have died before)."""
+    ``work`` inserts rows with the function it gets and appends the cache items it makes
+    stale to the list it gets. They are invalidated once COMMIT was sent, also when its
+    answer was lost, and again when a retry finds its first attempt committed (that attempt
+    may have died before). ``inserts_only``: ``work`` touches no ORM object; with no
+    idempotency key either, it runs without a session (``database.insert_transaction``)."""
     stale: Stale = []
+
+    def invalidate() -> None:
+        if stale:
+            cache.invalidate(*dict.fromkeys(stale))
+
+    if inserts_only and not idempotency_keys.active():
+
+        def rows_only(insert: database.InsertRow) -> SimpleNamespace | None:
+            stale.clear()
+            return work(insert, stale)
+
+        return database.insert_transaction(rows_only, engine=db.engine, after=invalidate)
 
     def attempt() -> SimpleNamespace | None:
         stale.clear()
@@ -380,7 +398,7 @@ def _write(work: Work, *, wdtest_id: str | None = None) -> SimpleNamespace | Non
 
         def first() -> SimpleNamespace | None:
             replayed[0] = False
-            return work(stale)
+            return work(_in_session, stale)
 
         result = idempotency_keys.once(first, encode=_encode, decode=_decode)
         if replayed[0]:
@@ -388,10 +406,6 @@ def _write(work: Work, *, wdtest_id: str | None = None) -> SimpleNamespace | Non
                 if i is not None:
                     stale.extend(_changed(i))
         return result
-
-    def invalidate() -> None:
-        if stale:
-            cache.invalidate(*dict.fromkeys(stale))
 
     return database.transaction(attempt, session=db.session, after=invalidate)
 
@@ -403,25 +417,25 @@ def create(*, data: Mapping[str, Any]) -> SimpleNamespace:
     if unknown:  # the prepared INSERT would leave them out silently: a bug, never a no-op
         raise TypeError(f"Not writable columns of a wdtest: {sorted(unknown)}")
 
-    def work(stale: Stale) -> SimpleNamespace:
-        # An INSERT on the session's transaction, not the ORM's unit of work (a third of a
-        # POST's CPU): the table's column defaults still fill the id and timestamps, and the
-        # mapper names the version.
+    def work(insert: database.InsertRow, stale: Stale) -> SimpleNamespace:
+        # INSERTs, not the ORM's unit of work (a third of a POST's CPU): the table's column
+        # defaults still fill the id and timestamps, and the mapper names the version.
         try:
-            inserted = INSERT.run(db.session, {**data, "version": FIRST_VERSION})
+            inserted = insert(INSERT, {**data, "version": FIRST_VERSION})
         except IntegrityError:
             # The primary key is the only unique constraint: this is a taken id,
             # also when a concurrent request inserted it first.
             raise Conflict(f"A wdtest with id {data.get('id')!r} already exists.") from None
         # A column given no value and no default is NULL (no column has a server default).
         values = {c.key: inserted.get(c.key) for c in TABLE.c}
-        outbox.add(event_type="wdtest.created", record=values)  # same transaction
+        # Same transaction: the event commits with the record or not at all.
+        insert(outbox.INSERT, outbox.row(event_type="wdtest.created", record=values))
         # A new id has no cache entry: a reader that missed it cached nothing (404s are not
         # cached), and the delete before any re-creation of an id invalidated its entry.
         stale.append((LIST_CACHE_KIND, None))
         return _result(values)
 
-    created = _write(work)
+    created = _write(work, inserts_only=True)
     assert created is not None  # a create's result is its record
     return created
 
@@ -439,7 +453,7 @@ def update(
     if unknown:  # an input field without a column: a bug, never a silent no-op
         raise TypeError(f"Not writable columns of a wdtest: {sorted(unknown)}")
 
-    def work(stale: Stale) -> SimpleNamespace:
+    def work(_insert: database.InsertRow, stale: Stale) -> SimpleNamespace:
         record = _current(wdtest_id, expected)
         for field, value in changes.items():
             if field != "id":
@@ -460,7 +474,7 @@ def delete(*, wdtest_id: str, expected: Collection[str] | None = None) -> None:
     ``expected``: delete only a record at one of these revisions (else PreconditionFailed).
     Raises NotFound, PreconditionFailed."""
 
-    def work(stale: Stale) -> None:
+    def work(_insert: database.InsertRow, stale: Stale) -> None:
         record = _current(wdtest_id, expected)
         outbox.add(event_type="wdtest.deleted", record=record, version=record.version + 1)
         db.session.delete(record)

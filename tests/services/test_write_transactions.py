@@ -157,6 +157,47 @@ def test_a_lost_commit_answer_is_not_run_again_and_still_invalidates(app_ctx):
     assert wdtests.get(wdtest_id="u").age == 1
 
 
+def test_a_create_runs_without_a_session(app_ctx):
+    """An unkeyed create only inserts rows: its transaction is a pooled connection's own,
+    no ORM session is opened (``database.insert_transaction``), and the connection goes back."""
+    db.session.remove()
+    created = wdtests.create(data={"id": "s", "name": "x"})
+    assert not db.session.registry.has()
+    assert created.version == 1 and wdtests.get(wdtest_id="s").name == "x"
+    assert db.engine.pool.checkedout() == 0
+
+
+def test_a_lost_commit_answer_of_a_create_is_not_run_again_and_still_invalidates(app_ctx, monkeypatch):
+    """As for a session's transaction: COMMIT took effect, its answer was lost; the create is
+    not run again (it would answer 409 to its own insert) and the list pages are still made stale."""
+    invalidated = []
+    monkeypatch.setattr(wdtests.cache, "invalidate", lambda *items: invalidated.append(items))
+    with commit_answer_lost(db.engine) as lost, pytest.raises(OperationalError):
+        wdtests.create(data={"id": "c", "name": "x"})
+    assert lost == [1] and invalidated == [((wdtests.LIST_CACHE_KIND, None),)]
+    assert [r.id for r in wdtests.get_all().items] == ["c"]  # committed, once
+    assert db.engine.pool.checkedout() == 0
+
+
+def test_a_create_interrupted_mid_transaction_leaves_nothing(app_ctx, monkeypatch):
+    """Interrupted between its two INSERTs (a worker timeout raises in the thread): nothing
+    commits, the connection is dropped rather than pooled mid-transaction, and the next
+    create runs on a fresh one."""
+    real = wdtests.outbox.row
+
+    def interrupted(**kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(wdtests.outbox, "row", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        wdtests.create(data={"id": "i", "name": "x"})
+    assert db.engine.pool.checkedout() == 0
+    monkeypatch.setattr(wdtests.outbox, "row", real)
+    wdtests.create(data={"id": "j", "name": "x"})
+    assert [r.id for r in wdtests.get_all().items] == ["j"]
+    assert wdtests.outbox.get_pending_count() == 1  # j's event only
+
+
 def test_writable_columns_are_the_models_unmanaged_ones_and_every_input_field():
     """A field added to the input schemas must be a column the write sets, not ignored."""
     from api.schemas.wdtests import WdtestCreate, WdtestReplace, WdtestUpdate
