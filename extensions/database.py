@@ -664,11 +664,10 @@ def insert_transaction(work: Callable[[InsertRow], T], *, engine: Engine, after:
 
 def _checkout(engine: Engine) -> Any:
     """A pooled DB-API connection of ``engine``, driver errors wrapped as SQLAlchemy's."""
+    # Engine.connect() wraps the driver's errors; raw_connection() does not.
     try:
         return engine.raw_connection()
-    except (
-        engine.dialect.loaded_dbapi.Error
-    ) as err:  # Engine.connect() wraps these; raw_connection() does not
+    except engine.dialect.loaded_dbapi.Error as err:
         raise _driver_error(engine, None, None, err, None, None) from err
 
 

@@ -192,6 +192,7 @@ def test_a_create_interrupted_mid_transaction_leaves_nothing(app_ctx, monkeypatc
     with pytest.raises(KeyboardInterrupt):
         wdtests.create(data={"id": "i", "name": "x"})
     assert db.engine.pool.checkedout() == 0
+    assert db.breaker is None or db.breaker.in_use() == 0  # its slot is free again
     monkeypatch.setattr(wdtests.outbox, "row", real)
     wdtests.create(data={"id": "j", "name": "x"})
     assert [r.id for r in wdtests.get_all().items] == ["j"]
