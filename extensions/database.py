@@ -371,7 +371,10 @@ def _reset_unless_ended(engine: Engine) -> None:
     event.listen(engine, "handle_error", lambda ctx: ctx.connection is not None and begun(ctx.connection))
 
     def reset(dbapi_connection, record, state) -> None:
-        if not (state.transaction_was_reset or record.info.pop(ENDED, False)):
+        # Popped on every checkin: a mark left by a Connection that SQLAlchemy reset itself
+        # (closed inside its transaction) must not spare the next user's checkin its ROLLBACK.
+        ended = record.info.pop(ENDED, False)
+        if not (state.transaction_was_reset or ended):
             dbapi_connection.rollback()
 
     event.listen(engine, "reset", reset)

@@ -167,6 +167,35 @@ def test_a_create_runs_without_a_session(app_ctx):
     assert db.engine.pool.checkedout() == 0
 
 
+def _in_transaction(fairy) -> bool:
+    """Whether the pooled connection is inside a transaction (as the server or driver sees it)."""
+    dbapi = fairy.dbapi_connection
+    if db.engine.dialect.name == "sqlite":
+        return dbapi.in_transaction
+    cursor = dbapi.cursor()
+    cursor.execute("SELECT @@in_transaction")  # MariaDB's
+    (value,) = cursor.fetchone()
+    cursor.close()
+    return bool(value)
+
+
+@pytest.mark.parametrize("app_config", [{"DB_POOL_SIZE": 1, "DB_MAX_OVERFLOW": 0}])
+def test_a_failed_create_never_goes_back_to_the_pool_mid_transaction(app_ctx):
+    """The readiness probe closes a Connection inside its autobegun transaction, which marks
+    that transaction ended without a ROLLBACK at checkin. The next create on that connection
+    fails (a taken id): its checkin must still roll back, else the pooled connection keeps
+    the failed transaction open (SQLite's write lock, MariaDB's lock on the key)."""
+    wdtests.create(data={"id": "d", "name": "x"})
+    db.probe()(5.0)
+    with pytest.raises(Conflict):
+        wdtests.create(data={"id": "d", "name": "x"})
+    fairy = db.engine.raw_connection()  # the pool's one connection
+    try:
+        assert not _in_transaction(fairy)
+    finally:
+        fairy.close()
+
+
 def test_a_lost_commit_answer_of_a_create_is_not_run_again_and_still_invalidates(app_ctx, monkeypatch):
     """As for a session's transaction: COMMIT took effect, its answer was lost; the create is
     not run again (it would answer 409 to its own insert) and the list pages are still made stale."""
