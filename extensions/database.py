@@ -533,6 +533,7 @@ T = TypeVar("T")
 DEADLOCK = 1213
 WRITE_ATTEMPTS = 4
 RETRY_BACKOFF = 0.02  # seconds, doubled per attempt, full jitter: racers do not meet again
+_jitter = random.Random()  # its own: the global generator is the caller's (seeded in tests)
 
 
 class RetryTransaction(Exception):
@@ -602,7 +603,7 @@ def _retried(
                 raise
             DB_WRITE_RETRIES.labels(reason).inc()
             log.info("write transaction retried (attempt %d failed: %s)", number, reason)
-            time.sleep(random.uniform(0, RETRY_BACKOFF * 2 ** (number - 1)))
+            time.sleep(_jitter.uniform(0, RETRY_BACKOFF * 2 ** (number - 1)))
         finally:
             if committing:
                 after()
